@@ -1,0 +1,207 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOOP_BATCH 64
+
+struct loop_timer {
+	struct loop_watch w;
+	loop_cb cb;
+	void *arg;
+};
+
+struct loop_deferred {
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct loop {
+	int epfd;
+	bool stop;
+	/* The batch being dispatched, so that a delete can cancel pending events. */
+	struct epoll_event ev[LOOP_BATCH];
+	int nev;
+	struct loop_timer **timers;
+	unsigned ntimers;
+	struct loop_deferred *deferred;
+	unsigned ndeferred, deferred_cap;
+	void (*poll_fn)(void *);
+	void *poll_arg;
+};
+
+struct loop *loop_new(void)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	for (unsigned i = 0; i < l->ntimers; i++) {
+		close(l->timers[i]->w.fd);
+		free(l->timers[i]);
+	}
+	free(l->timers);
+	free(l->deferred);
+	close(l->epfd);
+	free(l);
+}
+
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events, loop_cb cb,
+		   void *arg)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	w->fd = fd;
+	w->events = events;
+	w->cb = cb;
+	w->arg = arg;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = -errno;
+		w->fd = -1;
+		return r;
+	}
+	return 0;
+}
+
+int loop_watch_mod(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+	if (w->fd < 0)
+		return -EBADF;
+	if (w->events == events)
+		return 0;
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		return -errno;
+	w->events = events;
+	return 0;
+}
+
+void loop_watch_del(struct loop *l, struct loop_watch *w)
+{
+	if (w->fd < 0)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	for (int i = 0; i < l->nev; i++)
+		if (l->ev[i].data.ptr == w)
+			l->ev[i].data.ptr = NULL;
+	w->fd = -1;
+}
+
+static void timer_fired(void *arg, uint32_t events)
+{
+	struct loop_timer *t = arg;
+	uint64_t expirations;
+	(void)events;
+	if (read(t->w.fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	t->cb(t->arg, 0);
+}
+
+int loop_timer_add(struct loop *l, unsigned period_ms, loop_cb cb, void *arg)
+{
+	struct loop_timer *t = calloc(1, sizeof(*t));
+	struct loop_timer **nt = realloc(l->timers, (l->ntimers + 1) * sizeof(*nt));
+	if (!t || !nt) {
+		free(t);
+		if (nt)
+			l->timers = nt;
+		return -ENOMEM;
+	}
+	l->timers = nt;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0) {
+		free(t);
+		return -errno;
+	}
+	struct itimerspec its = {
+		.it_interval = { period_ms / 1000, (long)(period_ms % 1000) * 1000000L },
+		.it_value = { period_ms / 1000, (long)(period_ms % 1000) * 1000000L },
+	};
+	timerfd_settime(fd, 0, &its, NULL);
+	t->cb = cb;
+	t->arg = arg;
+	int r = loop_watch_add(l, &t->w, fd, EPOLLIN, timer_fired, t);
+	if (r < 0) {
+		close(fd);
+		free(t);
+		return r;
+	}
+	l->timers[l->ntimers] = t;
+	return (int)l->ntimers++;
+}
+
+int loop_defer(struct loop *l, void (*fn)(void *), void *arg)
+{
+	if (l->ndeferred == l->deferred_cap) {
+		unsigned cap = l->deferred_cap ? l->deferred_cap * 2 : 16;
+		struct loop_deferred *d = realloc(l->deferred, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		l->deferred = d;
+		l->deferred_cap = cap;
+	}
+	l->deferred[l->ndeferred++] = (struct loop_deferred){ fn, arg };
+	return 0;
+}
+
+static void run_deferred(struct loop *l)
+{
+	/* A deferred call may defer more; run until none is left. */
+	for (unsigned i = 0; i < l->ndeferred; i++)
+		l->deferred[i].fn(l->deferred[i].arg);
+	l->ndeferred = 0;
+}
+
+void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
+{
+	l->poll_fn = fn;
+	l->poll_arg = arg;
+}
+
+int loop_run(struct loop *l)
+{
+	l->stop = false;
+	while (!l->stop) {
+		int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn ? 0 : -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			log_error("epoll_wait: %s", strerror(errno));
+			return r;
+		}
+		l->nev = n;
+		for (int i = 0; i < n; i++) {
+			struct loop_watch *w = l->ev[i].data.ptr;
+			if (!w)
+				continue; /* deleted by an earlier callback of this batch */
+			w->cb(w->arg, l->ev[i].events);
+		}
+		l->nev = 0;
+		if (l->poll_fn)
+			l->poll_fn(l->poll_arg);
+		run_deferred(l);
+	}
+	run_deferred(l);
+	return 0;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->stop = true;
+}

@@ -1,0 +1,58 @@
+/* The event loop: one epoll set, file-descriptor watches, periodic timers and
+ * deferred calls.  Everything runs on one thread, so the datapath and the
+ * control plane never take locks: a control command runs between two batches.
+ *
+ * A watch (struct loop_watch) is owned by whoever embeds it.  loop_watch_del()
+ * also cancels events for it that the current epoll batch still holds, so an
+ * owner may be freed after loop_watch_del() returns, even from a callback.
+ */
+#ifndef VS_LOOP_H
+#define VS_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+struct loop;
+
+typedef void (*loop_cb)(void *arg, uint32_t events);
+
+struct loop_watch {
+	int fd;		 /* -1 when not registered */
+	uint32_t events; /* EPOLLIN / EPOLLOUT ... as registered */
+	loop_cb cb;
+	void *arg;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+
+/* Watch fd for events; cb(arg, revents) runs when one is ready (level-triggered). */
+int loop_watch_add(struct loop *l, struct loop_watch *w, int fd, uint32_t events, loop_cb cb,
+		   void *arg);
+int loop_watch_mod(struct loop *l, struct loop_watch *w, uint32_t events);
+void loop_watch_del(struct loop *l, struct loop_watch *w);
+static inline bool loop_watch_active(const struct loop_watch *w)
+{
+	return w->fd >= 0;
+}
+static inline void loop_watch_init(struct loop_watch *w)
+{
+	w->fd = -1;
+}
+
+/* Call cb(arg, 0) every period_ms; returns a timer id >= 0 or -errno. */
+int loop_timer_add(struct loop *l, unsigned period_ms, loop_cb cb, void *arg);
+
+/* Run fn(arg) once, after the current batch of events is handled. Used to free
+ * objects that a callback later in the same batch might still name. */
+int loop_defer(struct loop *l, void (*fn)(void *), void *arg);
+
+/* Run until loop_stop(). Returns 0, or -errno if epoll itself fails. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+/* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass. */
+void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg);
+
+#endif

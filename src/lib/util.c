@@ -1,0 +1,36 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vs_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > VS_NAME_MAX)
+		return 0;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int fault_fail(const char *point)
+{
+	const char *f = getenv("VSWITCH_FAULT");
+	char want[96];
+	if (!f)
+		return 0;
+	snprintf(want, sizeof(want), "fail:%s", point);
+	for (const char *s = strstr(f, want); s; s = strstr(s + 1, want)) {
+		char end = s[strlen(want)];
+		if ((s == f || s[-1] == ',') && (end == 0 || end == ','))
+			return 1;
+	}
+	return 0;
+}
