@@ -1,0 +1,221 @@
+/* vswitchd: the virtual switch daemon.  See vswitchd(8).
+ *
+ *   vswitchd [--rundir DIR] [--statedir DIR] [--log-level LEVEL]
+ *
+ * Foreground; logs to stderr.  Restores the saved switches (or creates the
+ * default internal switch vswitch0 on first start), serves the control socket
+ * and forwards frames until SIGINT/SIGTERM.  Host vNICs persist after exit,
+ * with their addresses: the host never loses its configuration because the
+ * daemon stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pkt.h"
+#include "util.h"
+#include "vsd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vswitchd [--rundir DIR] [--statedir DIR] [--log-level debug|info|warn|error]\n"
+		   "\n"
+		   "  --rundir DIR     sockets (default $VSWITCH_RUNDIR or /run/vswitch)\n"
+		   "  --statedir DIR   saved configuration (default $VSWITCH_STATEDIR or /var/lib/vswitch)\n"
+		   "  --log-level L    least severe messages to print (default info)\n");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void on_signal(void *arg, uint32_t events)
+{
+	struct vsd *d = arg;
+	log_info("stopping (signal); host vNICs stay configured");
+	loop_stop(d->loop);
+}
+
+static void on_tick(void *arg, uint32_t events)
+{
+	struct vsd *d = arg;
+	uint32_t now = mono_seconds();
+	for (unsigned i = 0; i < d->nsw; i++) {
+		struct sw *sw = d->sw[i]->sw;
+		fdb_expire(sw->fdb, now);
+		for (unsigned j = 0; j < sw->nports_cap; j++) {
+			struct port *p = sw->ports[j];
+			if (p && p->ops->tick)
+				p->ops->tick(p);
+		}
+	}
+}
+
+static void print_howto(struct vsd *d)
+{
+	for (unsigned i = 0; i < d->nsw; i++) {
+		struct vsd_switch *vs = d->sw[i];
+		fprintf(stderr,
+			"\nswitch %s (%s)%s%s. Plug a QEMU VM into it with:\n"
+			"  qemu-system-x86_64 ... -netdev stream,id=n0,server=off,addr.type=unix,"
+			"addr.path=%s/plug.sock -device virtio-net-pci,netdev=n0\n",
+			vs->sw->name, sw_type_name(vs->type), vs->host_nic ? ", host vNIC " : "",
+			vs->host_nic ? vs->sw->name : "", vs->dir);
+	}
+	if (d->nsw)
+		fprintf(stderr, "(or add named ports: vswitchctl port add SWITCH PORT --type stream; "
+				"vswitchctl port show SWITCH PORT prints the QEMU arguments)\n\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rundir", required_argument, NULL, 'r' },
+		{ "statedir", required_argument, NULL, 's' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *rundir = getenv("VSWITCH_RUNDIR"), *statedir = getenv("VSWITCH_STATEDIR");
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			rundir = optarg;
+			break;
+		case 's':
+			statedir = optarg;
+			break;
+		case 'l':
+			if (log_parse_level(optarg, &log_min_level) < 0) {
+				fprintf(stderr, "vswitchd: unknown log level '%s'\n", optarg);
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vswitchd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!rundir || !*rundir)
+		rundir = "/run/vswitch";
+	if (!statedir || !*statedir)
+		statedir = "/var/lib/vswitch";
+
+	struct vsd d = { 0 };
+	struct vsd_err e = { .code = NULL };
+	int r, ret = 1, lockfd = -1, sigfd = -1;
+	if (rundir[0] != '/' || statedir[0] != '/') {
+		fprintf(stderr, "vswitchd: --rundir and --statedir must be absolute paths\n");
+		return 2;
+	}
+	if (strlen(rundir) > VSD_RUNDIR_MAX) {
+		fprintf(stderr, "vswitchd: --rundir may have at most %d characters (socket paths "
+				"inside it must fit in 108 bytes)\n", VSD_RUNDIR_MAX);
+		return 2;
+	}
+	snprintf(d.rundir, sizeof(d.rundir), "%s", rundir);
+	snprintf(d.statedir, sizeof(d.statedir), "%s", statedir);
+	if ((r = mkdir_p(d.rundir, 0755)) < 0 || (r = mkdir_p(d.statedir, 0700)) < 0) {
+		log_error("creating %s / %s: %s", d.rundir, d.statedir, strerror(-r));
+		return 1;
+	}
+	/* One daemon per directory: two would fight over the same vNICs. */
+	char lockpath[PATH_MAX + 16];
+	snprintf(lockpath, sizeof(lockpath), "%s/vswitchd.lock", d.statedir);
+	lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_error("another vswitchd uses %s (%s)", d.statedir, strerror(errno));
+		return 1;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	if (pkt_pool_init(4096, 256, 4096) < 0 || (r = hn_init()) < 0 || !(d.loop = loop_new())) {
+		log_error("initialisation failed (memory or netlink)");
+		goto out;
+	}
+	struct loop_watch sigw;
+	loop_watch_init(&sigw);
+	loop_watch_add(d.loop, &sigw, sigfd, EPOLLIN, on_signal, &d);
+	loop_timer_add(d.loop, 1000, on_tick, &d);
+
+	bool found;
+	if (vsd_state_load(&d, &found, &e) < 0) {
+		log_error("%s", e.msg);
+		goto out;
+	}
+	if (!found) {
+		struct vsd_switch_opts o = {
+			.name = "vswitch0",
+			.type = SW_INTERNAL,
+			.mtu = VSD_DEFAULT_MTU,
+			.aging = VSD_DEFAULT_AGING,
+			.max_macs = VSD_DEFAULT_MAX_MACS,
+		};
+		log_info("no saved configuration: creating the default internal switch vswitch0");
+		if (vsd_switch_create(&d, &o, &e) < 0) {
+			log_error("creating vswitch0: %s", e.msg);
+			/* Still save, so that an empty configuration exists. */
+		}
+		vsd_state_save(&d, &e);
+	}
+	if ((r = vsd_ctl_open(&d)) < 0) {
+		log_error("control socket in %s: %s", d.rundir, strerror(-r));
+		goto out;
+	}
+	log_info("vswitchd running: %u switch(es), control socket %s/vswitchd.sock", d.nsw,
+		 d.rundir);
+	print_howto(&d);
+	if (loop_run(d.loop) == 0)
+		ret = 0;
+	vsd_ctl_close();
+out:
+	vsd_switch_close_all(&d);
+	vsd_state_fini();
+	loop_free(d.loop);
+	hn_fini();
+	pkt_pool_fini();
+	if (sigfd >= 0)
+		close(sigfd);
+	close(lockfd);
+	return ret;
+}
