@@ -1,0 +1,148 @@
+"""QEMU socket ports meet kernel ports, and ports come and go at run time.
+
+    ns vm1: eth0 10.5.0.1/24 ==veth== vm1p (netdev) --+
+    stream client "q" (QEMU framing, MAC 52:54:00:00:00:99, 10.5.0.99) --+-- switch s0 (private)
+    dgram client, --connect peer, plug.sock clients ...                   --+
+"""
+import os
+import socket
+import subprocess
+import time
+
+from frames import (BCAST, StreamClient, StreamServer, arp_reply, arp_request, eth,
+                    parse_arp, udp4, udp4_checksum_ok)
+from lib import wait_until
+
+QMAC, QIP = "52:54:00:00:00:99", "10.5.0.99"
+
+
+def switch_with_vm(topo, daemon_factory):
+    host = topo.ns("host")
+    d = daemon_factory(host)
+    d.ctl("switch", "create", "s0", "--type", "private")
+    vm1 = topo.vm("vm1", host, "vm1p", "10.5.0.1/24")
+    d.ctl("port", "add", "s0", "vm1", "--type", "netdev", "--ifname", "vm1p")
+    vm_mac = topo.ip_json(vm1, "link", "dev", "eth0")[0]["address"]
+    return host, d, vm1, vm_mac
+
+
+def arp_exchange(client, vm_mac):
+    """The client asks for the VM's address and gets the answer."""
+    client.send(arp_request(QMAC, QIP, "10.5.0.1"))
+    f = client.recv_match(lambda f: (parse_arp(f) or (0,))[0] == 2, timeout=3)
+    assert f is not None, "no ARP reply from the VM"
+    op, smac, sip, tip = parse_arp(f)
+    assert (smac, sip, tip) == (vm_mac, "10.5.0.1", QIP)
+
+
+def udp_from_vm_has_valid_checksum(topo, vm1, client):
+    """The VM's veth leaves UDP checksums to offload; a stream port cannot
+    finish them, so the switch must."""
+    topo.run(vm1, ["ip", "neigh", "replace", QIP, "lladdr", QMAC, "dev", "eth0"])
+    topo.run(vm1, ["/usr/bin/python3", "-c",
+                   "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                   f"s.sendto(b'payload-xyz'*20, ('{QIP}', 4000))"])
+    f = client.recv_match(lambda f: b"payload-xyz" in f, timeout=3)
+    assert f is not None, "UDP from the VM did not arrive"
+    assert udp4_checksum_ok(f) is True, "UDP checksum left unfinished"
+
+
+def test_stream_port_and_netdev(topo, daemon_factory):
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    out = d.ctl("port", "add", "s0", "q", "--type", "stream").stdout
+    p = d.port("s0", "q")
+    assert p["socket"].endswith("/s0/q.sock") and p["state"] == "down"
+    assert f"addr.path={p['socket']}" in p["qemu"] and "-netdev stream" in p["qemu"]
+    assert "qemu" in out
+    c = StreamClient.connect_when_ready(p["socket"])
+    wait_until(lambda: d.port("s0", "q")["state"] == "up")
+    arp_exchange(c, vm_mac)
+    udp_from_vm_has_valid_checksum(topo, vm1, c)
+    # A second client on a named port is refused; the first keeps working.
+    c2 = StreamClient(p["socket"])
+    assert c2.closed_by_peer()
+    arp_exchange(c, vm_mac)
+    # The client leaves: the port goes down and forgets its MAC.
+    c.close()
+    wait_until(lambda: d.port("s0", "q")["state"] == "down")
+    assert QMAC not in [e["mac"] for e in d.j("fdb", "show", "s0")]
+
+
+def test_dgram_port(topo, daemon_factory):
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    d.ctl("port", "add", "s0", "g", "--type", "dgram")
+    p = d.port("s0", "g")
+    assert "-netdev dgram" in p["qemu"] and f"remote.path={p['socket']}" in p["qemu"]
+    mine = os.path.join(topo.tmp, "g-peer.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(mine)
+    s.settimeout(3)
+    s.sendto(arp_request(QMAC, QIP, "10.5.0.1"), p["socket"])
+    deadline = time.monotonic() + 3
+    reply = None
+    while time.monotonic() < deadline and reply is None:
+        f = s.recv(65536)
+        if (parse_arp(f) or (0,))[0] == 2:
+            reply = f
+    assert reply is not None and parse_arp(reply)[1] == vm_mac
+    assert d.port("s0", "g")["state"] == "up"
+
+
+def test_connect_mode_reconnects(topo, daemon_factory):
+    """--connect: QEMU listens (server=on), the switch connects, and
+    connects again when the connection drops."""
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    path = os.path.join(topo.tmp, "qemu-serves.sock")
+    d.ctl("port", "add", "s0", "q", "--type", "stream", "--connect", path)
+    assert d.port("s0", "q")["state"] == "connecting"
+    assert "server=on" in d.port("s0", "q")["qemu"]
+    srv = StreamServer(path)
+    c = srv.accept(timeout=5)
+    wait_until(lambda: d.port("s0", "q")["state"] == "up")
+    arp_exchange(c, vm_mac)
+    c.close()  # QEMU's side drops the connection (VM restarted, say)
+    wait_until(lambda: d.port("s0", "q")["state"] == "connecting", timeout=5)
+    c = srv.accept(timeout=5)
+    wait_until(lambda: d.port("s0", "q")["state"] == "up")
+    arp_exchange(c, vm_mac)
+    srv.close()
+
+
+def test_plug_socket_ports_come_and_go(topo, daemon_factory):
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    plug = d.j("switch", "show", "s0")["plug"]
+    c = StreamClient.connect_when_ready(plug)
+    wait_until(lambda: any(p["name"].startswith("plug-") for p in d.j("port", "list", "s0")))
+    name = [p["name"] for p in d.j("port", "list", "s0") if p["name"].startswith("plug-")][0]
+    assert d.port("s0", name)["state"] == "up"
+    arp_exchange(c, vm_mac)
+    c.close()
+    wait_until(lambda: not any(p["name"].startswith("plug-") for p in d.j("port", "list", "s0")))
+    # Anonymous ports are not saved.
+    assert "plug-" not in open(d.state_file()).read()
+
+
+def test_churn_loses_no_ping(topo, daemon_factory):
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    vm2 = topo.vm("vm2", host, "vm2p", "10.5.0.2/24")
+    d.ctl("port", "add", "s0", "vm2", "--type", "netdev", "--ifname", "vm2p")
+    topo.ping(vm1, "10.5.0.2", count=2)
+    ping = subprocess.Popen(["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01",
+                             "-c", "400", "-W", "1", "10.5.0.2"], stdout=subprocess.PIPE,
+                            text=True)
+    topo.procs.append(ping)
+    for i in range(12):
+        d.ctl("port", "add", "s0", f"x{i}", "--type", "stream")
+        d.ctl("port", "add", "s0", f"y{i}", "--type", "dgram")
+        if i % 3 == 0:
+            ns = topo.vm(f"c{i}", host, f"c{i}p", f"10.5.1.{i + 1}/24")
+            d.ctl("port", "add", "s0", f"c{i}", "--type", "netdev", "--ifname", f"c{i}p")
+        cl = StreamClient.connect_when_ready(d.j("switch", "show", "s0")["plug"])
+        cl.close()
+        d.ctl("port", "delete", "s0", f"x{i}")
+    for i in range(12):
+        d.ctl("port", "delete", "s0", f"y{i}")
+        if i % 3 == 0:
+            d.ctl("port", "delete", "s0", f"c{i}")
+    out, _ = ping.communicate(timeout=60)
+    assert " 0% packet loss" in out, out
