@@ -110,7 +110,11 @@ class Topo:
                    what=f"{ns} to reach {ip}")
 
     def ip_json(self, ns, what, *args):
-        p = self.run(ns, ["ip", "-j", what, "show"] + list(args))
+        """`ip -j [-6] WHAT show ARGS` parsed; what may be preceded by -4/-6."""
+        fam = []
+        if what in ("-4", "-6"):
+            fam, what, args = [what], args[0], args[1:]
+        p = self.run(ns, ["ip", "-j"] + fam + [what, "show"] + list(args))
         return json.loads(p.stdout or "[]")
 
     def addrs(self, ns, ifname):

@@ -3,6 +3,7 @@
  * listener that turns each connection into an anonymous port, and the QEMU
  * arguments that plug a VM in. */
 #include <errno.h>
+#include <linux/if_addr.h>
 #include <net/if_arp.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -149,6 +150,29 @@ int vsd_iface_strip(const char *ifname, const struct vsd_saved *saved)
 	return (l.flags & IFF_UP) ? 0 : hn_link_set_up(l.ifindex, true);
 }
 
+/* Put addresses and routes that the host had on another interface of the
+ * same link onto this one.  IPv6 addresses skip duplicate address detection
+ * (IFA_F_NODAD): they were in use on this link a moment ago, and the kernel
+ * refuses a route with an IPv6 source address while DAD runs. */
+int vsd_apply_moved(int ifindex, const struct hn_ifconfig *cfg)
+{
+	struct hn_ifconfig c = *cfg;
+	struct hn_addr *addrs = NULL;
+	if (cfg->n_addrs) {
+		addrs = malloc(cfg->n_addrs * sizeof(*addrs));
+		if (!addrs)
+			return -ENOMEM;
+		memcpy(addrs, cfg->addrs, cfg->n_addrs * sizeof(*addrs));
+		for (size_t i = 0; i < cfg->n_addrs; i++)
+			if (addrs[i].family == AF_INET6)
+				addrs[i].flags |= IFA_F_NODAD;
+		c.addrs = addrs;
+	}
+	int r = hn_ifconfig_apply(ifindex, &c);
+	free(addrs);
+	return r;
+}
+
 /* Give an interface back to the host: its settings, then the addresses and
  * routes of cfg (the saved ones if NULL; the caller may have newer, e.g. the
  * host vNIC's current ones), then its up/down state.  Routes need the link
@@ -168,7 +192,7 @@ int vsd_iface_restore(const char *ifname, const struct vsd_saved *saved,
 		return r;
 	if (!(l.flags & IFF_UP) && (r = hn_link_set_up(l.ifindex, true)) < 0)
 		return r;
-	r = hn_ifconfig_apply(l.ifindex, cfg ? cfg : &saved->cfg);
+	r = vsd_apply_moved(l.ifindex, cfg ? cfg : &saved->cfg);
 	if (r < 0)
 		return r;
 	return saved->was_up ? 0 : hn_link_set_up(l.ifindex, false);

@@ -288,7 +288,7 @@ int vsd_switch_create(struct vsd *d, const struct vsd_switch_opts *o, struct vsd
 			struct hn_link nic;
 			r = hn_link_get(o->name, &nic);
 			if (r == 0)
-				r = hn_ifconfig_apply(nic.ifindex, &uplink->saved.cfg);
+				r = vsd_apply_moved(nic.ifindex, &uplink->saved.cfg);
 			if (r == 0 && fault_fail("create-move")) {
 				hn_ifconfig_remove(nic.ifindex, &uplink->saved.cfg);
 				r = -EIO;
@@ -366,7 +366,7 @@ int vsd_switch_delete(struct vsd *d, const char *name, struct vsd_err *e)
 		if (r < 0 && r != -ENODEV) {
 			/* Put everything back as it was: keep the switch. */
 			if (from_nic)
-				hn_ifconfig_apply(nic.ifindex, &now);
+				vsd_apply_moved(nic.ifindex, &now);
 			vsd_iface_strip(vs->uplink, &uplink->saved);
 			hn_ifconfig_free(&now);
 			return vsd_fail(e, r,
@@ -468,7 +468,7 @@ int vsd_switch_restore(struct vsd *d, const json_t *rec, struct vsd_err *e)
 			/* It was gone: a new vNIC gets the uplink's saved
 			 * addresses, so the host is connected again. */
 			log_warn("switch %s: host vNIC was missing; recreated it", o.name);
-			hn_ifconfig_apply(l.ifindex, &saved.cfg);
+			vsd_apply_moved(l.ifindex, &saved.cfg);
 		}
 	}
 	if (o.uplink) {

@@ -120,6 +120,7 @@ void vsd_plug_close(struct vsd_switch *vs);
 char *vsd_port_qemu_args(struct vsd_port *vp);
 bool vsd_port_name_reserved(const char *name);
 /* Take an attached interface off the host's IP stack (again). */
+int vsd_apply_moved(int ifindex, const struct hn_ifconfig *cfg);
 int vsd_iface_strip(const char *ifname, const struct vsd_saved *saved);
 int vsd_iface_restore(const char *ifname, const struct vsd_saved *saved,
 		      const struct hn_ifconfig *cfg);

@@ -29,10 +29,17 @@ def make_lan(topo, with_dhcp=True):
     topo.addr(lan, "lo", f"{SERVER}/32")
     topo.run(lan, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
     topo.addr(host, "eth1", "192.168.50.2/24")
-    topo.addr(host, "eth1", "fd00:50::2/64")
+    topo.addr(host, "eth1", "fd00:50::2/64")  # with DAD, as a user's address is
     topo.run(host, ["ip", "route", "add", "default", "via", "192.168.50.1", "dev", "eth1"])
     topo.run(host, ["ip", "route", "add", "198.51.100.0/24", "via", "192.168.50.1", "metric",
                     "50"])
+    # An IPv6 route with a source address: it can only be added once the
+    # address has passed duplicate address detection, or with nodad.
+    topo.run(lan, ["ip", "addr", "add", "fd00:50::1/64", "dev", "lan0", "nodad"])
+    wait_until(lambda: not topo.run(host, ["ip", "-6", "addr", "show", "dev", "eth1",
+                                           "tentative"]).stdout.strip(), what="IPv6 DAD")
+    topo.run(host, ["ip", "-6", "route", "add", "fd00:99::/64", "via", "fd00:50::1", "src",
+                    "fd00:50::2"])
     topo.popen(lan, ["/usr/bin/python3", TCPCHECK, "server", SERVER, "8080"])
     if with_dhcp:
         topo.popen(lan, ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
@@ -52,6 +59,9 @@ def host_config(topo, host, ifname):
                        for r in routes),
         "static": any(r["dst"] == "198.51.100.0/24" for r in routes),
         "v6": v6,
+        "v6route": [(r["dst"], r.get("gateway"), r.get("prefsrc"))
+                    for r in topo.ip_json(host, "-6", "route", "dev", ifname)
+                    if r["dst"] == "fd00:99::/64"],
     }
 
 
