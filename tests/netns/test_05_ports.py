@@ -146,3 +146,33 @@ def test_churn_loses_no_ping(topo, daemon_factory):
             d.ctl("port", "delete", "s0", f"c{i}")
     out, _ = ping.communicate(timeout=60)
     assert " 0% packet loss" in out, out
+
+
+def test_peer_that_stops_reading_stalls_nobody(topo, daemon_factory):
+    """A stream peer that never reads: its queue fills, its frames are
+    dropped and counted, and two VMs keep talking undisturbed."""
+    host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
+    vm2 = topo.vm("vm2", host, "vm2p", "10.5.0.2/24")
+    d.ctl("port", "add", "s0", "vm2", "--type", "netdev", "--ifname", "vm2p")
+    d.ctl("port", "add", "s0", "deaf", "--type", "stream")
+    d.ctl("port", "add", "s0", "loud", "--type", "stream")
+    deaf = StreamClient.connect_when_ready(d.port("s0", "deaf")["socket"])
+    loud = StreamClient.connect_when_ready(d.port("s0", "loud")["socket"])
+    deaf.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    wait_until(lambda: d.port("s0", "deaf")["state"] == "up" and
+               d.port("s0", "loud")["state"] == "up")
+    ping = subprocess.Popen(["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01",
+                             "-c", "300", "-W", "1", "10.5.0.2"], stdout=subprocess.PIPE,
+                            text=True)
+    topo.procs.append(ping)
+    # ~30 MB of broadcast: far more than the deaf peer's socket and queue hold.
+    frame = eth(BCAST, "02:00:00:00:10:ad", 0x88b5, b"z" * 1400)
+    for _ in range(20000):
+        loud.send(frame)
+    out, _ = ping.communicate(timeout=60)
+    assert " 0% packet loss" in out, out
+    st = d.stats("s0", "deaf")
+    assert st["tx_drop_queue_full"] > 0 and st["tx_dropped"] == st["tx_drop_queue_full"]
+    # The netdev VMs got the whole flood (their queues are the kernel's).
+    assert d.stats("s0", "loud")["rx_packets"] == 20000
+    assert d.port("s0", "deaf")["state"] == "up"
