@@ -103,15 +103,25 @@ def world(topo, daemon_factory):
 
 
 def snapshot(topo, host, d):
-    links = sorted((l["ifname"], l.get("address"), tuple(l["flags"]))
+    """What a command could change, without what moves by itself (IPv6
+    lifetimes and DAD flags, carrier)."""
+    links = sorted((l["ifname"], l.get("address"), "UP" in l["flags"])
                    for l in topo.ip_json(host, "link"))
+    addrs = sorted((l["ifname"], a["family"], a["local"], a["prefixlen"])
+                   for l in topo.ip_json(host, "addr") for a in l.get("addr_info", []))
+    routes = sorted((r["dst"], r.get("dev"), r.get("gateway"))
+                    for fam in ("-4", "-6") for r in topo.ip_json(host, fam, "route"))
+    sysctls = topo.run(host, ["sysctl", "net.ipv4.conf.eth1.arp_ignore",
+                              "net.ipv6.conf.eth1.disable_ipv6",
+                              "net.ipv4.conf.free0.arp_ignore"]).stdout
     return {
         "switches": d.j("switch", "list"),
         "state": open(d.state_file()).read(),
         "files": sorted(os.listdir(d.rundir)) + sorted(os.listdir(os.path.join(d.rundir, "s0"))),
         "links": links,
-        "addrs": topo.ip_json(host, "addr"),
-        "routes": topo.ip_json(host, "route"),
+        "addrs": addrs,
+        "routes": routes,
+        "sysctls": sysctls,
     }
 
 
