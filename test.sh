@@ -10,7 +10,12 @@ B=build-test
 [ -f $B/build.ninja ] || meson setup $B -Dbuildtype=debug -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dwerror=true >/dev/null
 ninja -C $B >/dev/null || { ninja -C $B; echo "0 passed, 1 failed"; exit 1; }
-export VSWITCH_BUILD="$PWD/$B"
+# The libFuzzer targets, built with clang (tests/test_fuzz.py runs them).
+F=build-fuzz
+[ -f $F/build.ninja ] || CC=clang meson setup $F -Dfuzz=true -Dtests=false \
+	-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+ninja -C $F >/dev/null || { ninja -C $F; echo "0 passed, 1 failed"; exit 1; }
+export VSWITCH_BUILD="$PWD/$B" VSWITCH_FUZZ_BUILD="$PWD/$F"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0"
 rc=0

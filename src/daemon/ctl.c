@@ -254,9 +254,29 @@ static const struct ctl_cmd {
 	{ "stats", cmd_stats },
 };
 
+/* Messages quote what the client sent (a parse error, a name) and may be cut
+ * at any byte: replace what is not valid UTF-8, or JSON cannot carry it. */
+static void utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		bool ok = n > 0;
+		for (int i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xc0) == 0x80;
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 static json_t *error_response(struct vsd_err *e)
 {
-	return json_pack("{s:b, s:s, s:s?}", "ok", 0, "error", e->msg, "code", e->code);
+	utf8_sanitize(e->msg);
+	json_t *r = json_pack("{s:b, s:s, s:s?}", "ok", 0, "error", e->msg, "code", e->code);
+	return r ? r : json_pack("{s:b, s:s}", "ok", 0, "error", "request failed");
 }
 
 json_t *vsd_ctl_handle(struct vsd *d, const char *req, size_t len)

@@ -173,29 +173,34 @@ void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
 	l->poll_arg = arg;
 }
 
+int loop_run_once(struct loop *l, int timeout_ms)
+{
+	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn ? 0 : timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	l->nev = n;
+	for (int i = 0; i < n; i++) {
+		struct loop_watch *w = l->ev[i].data.ptr;
+		if (!w)
+			continue; /* deleted by an earlier callback of this batch */
+		w->cb(w->arg, l->ev[i].events);
+	}
+	l->nev = 0;
+	if (l->poll_fn)
+		l->poll_fn(l->poll_arg);
+	run_deferred(l);
+	return n;
+}
+
 int loop_run(struct loop *l)
 {
 	l->stop = false;
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn ? 0 : -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int r = -errno;
-			log_error("epoll_wait: %s", strerror(errno));
+		int r = loop_run_once(l, -1);
+		if (r < 0) {
+			log_error("epoll_wait: %s", strerror(-r));
 			return r;
 		}
-		l->nev = n;
-		for (int i = 0; i < n; i++) {
-			struct loop_watch *w = l->ev[i].data.ptr;
-			if (!w)
-				continue; /* deleted by an earlier callback of this batch */
-			w->cb(w->arg, l->ev[i].events);
-		}
-		l->nev = 0;
-		if (l->poll_fn)
-			l->poll_fn(l->poll_arg);
-		run_deferred(l);
 	}
 	run_deferred(l);
 	return 0;

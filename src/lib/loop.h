@@ -50,6 +50,9 @@ int loop_defer(struct loop *l, void (*fn)(void *), void *arg);
 
 /* Run until loop_stop(). Returns 0, or -errno if epoll itself fails. */
 int loop_run(struct loop *l);
+/* One pass: wait at most timeout_ms (0: do not wait) and handle what is
+ * ready.  Returns the number of events handled or -errno.  For tests. */
+int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
 
 /* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass. */

@@ -182,13 +182,11 @@ static int stream_open(struct port *p, const struct port_args *a)
 	loop_watch_init(&s->w);
 	loop_watch_init(&s->lw);
 	s->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
+	/* The transmit buffer comes with the first frame to send: many
+	 * ports only ever listen. */
 	s->rx = malloc(STREAM_RXBUF);
-	s->tx = malloc(STREAM_TXBUF);
-	if (!s->rx || !s->tx) {
-		free(s->rx);
-		free(s->tx);
+	if (!s->rx)
 		return -ENOMEM;
-	}
 	int r;
 	if (a->fd >= 0) {
 		s->mode = STREAM_ACCEPTED;
@@ -343,7 +341,9 @@ static void stream_tx_burst(struct port *p, struct pkt **pkts, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *k = pkts[i];
 		uint32_t need = STREAM_HDR_LEN + k->len;
-		if (s->fd < 0) {
+		if (!s->tx && s->fd >= 0 && !(s->tx = malloc(STREAM_TXBUF))) {
+			port_tx_drop(p, TX_DROP_ERROR);
+		} else if (s->fd < 0) {
 			port_tx_drop(p, TX_DROP_LINK_DOWN);
 		} else {
 			if (STREAM_TXBUF - s->tx_tail < need && s->tx_head) {

@@ -174,7 +174,9 @@ def test_malformed_control_requests(world):
     for req in (b"not json\n", b"[1,2]\n", b'{"cmd": 5}\n', b'{"cmd":"switch.create",'
                 b'"args":{"name":"x","type":"private","mtu":"big"}}\n',
                 b'{"cmd":"nope"}\n', b'{"cmd":"switch.show","args":{"name":"s0\\u0000x"}}\n',
-                b'{"cmd":"stats","args":[]}\n'):
+                b'{"cmd":"stats","args":[]}\n',
+                # Invalid UTF-8 that the parser's message would echo back.
+                b'{"cmd":"switch.show","ar\\u\xd0\x8c\xff\xfe"}}\xff\n'):
         s = socket.socket(socket.AF_UNIX)
         s.connect(os.path.join(d.rundir, "vswitchd.sock"))
         s.sendall(req)
