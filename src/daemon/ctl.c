@@ -50,8 +50,8 @@ static int arg_str(json_t *args, const char *k, bool required, const char **out,
 		   struct vsd_err *e)
 {
 	json_t *v = json_object_get(args, k);
+	*out = NULL;
 	if (!v || json_is_null(v)) {
-		*out = NULL;
 		return required ? vsd_fail(e, -EINVAL, "missing argument '%s'", k) : 0;
 	}
 	if (!json_is_string(v))
@@ -65,10 +65,9 @@ static int arg_str(json_t *args, const char *k, bool required, const char **out,
 static int arg_uint(json_t *args, const char *k, uint32_t def, uint32_t *out, struct vsd_err *e)
 {
 	json_t *v = json_object_get(args, k);
-	if (!v || json_is_null(v)) {
-		*out = def;
+	*out = def;
+	if (!v || json_is_null(v))
 		return 0;
-	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 0xffffffffLL)
 		return vsd_fail(e, -EINVAL, "argument '%s' must be a non-negative integer", k);
 	*out = (uint32_t)json_integer_value(v);
@@ -147,7 +146,7 @@ static json_t *cmd_switch_show(struct vsd *d, json_t *args, struct vsd_err *e)
 
 static json_t *cmd_port_add(struct vsd *d, json_t *args, struct vsd_err *e)
 {
-	struct vsd_port_opts o;
+	struct vsd_port_opts o = { NULL };
 	if (arg_str(args, "switch", true, &o.sw, e) < 0 || arg_str(args, "name", true, &o.name, e) < 0 ||
 	    arg_str(args, "type", true, &o.type, e) < 0 ||
 	    arg_str(args, "connect", false, &o.connect, e) < 0 ||
