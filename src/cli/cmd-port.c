@@ -19,7 +19,7 @@ static void print_port(json_t *p)
 		"name",		      "type",		  "state",	       "socket",
 		"connect",	      "ifname",		  "stats.rx_packets", "stats.rx_bytes",
 		"stats.tx_packets",   "stats.tx_bytes",	  "stats.rx_dropped", "stats.tx_dropped",
-		"stats.macs",	      "qemu",		  NULL,
+		"stats.macs",	      "max_macs",	  "qemu",	       NULL,
 	};
 	print_object(p, keys);
 }
@@ -78,6 +78,31 @@ static int do_delete(int argc, char **argv)
 	return r;
 }
 
+static int do_set(int argc, char **argv)
+{
+	const char *maxmacs, *pos[2];
+	struct cli_opt opts[] = { { "--max-macs", true, &maxmacs }, { NULL, false, NULL } };
+	int n = cli_parse(argc, argv, opts, pos, 2, G, &cmds[4]);
+	if (n < 0)
+		return n == -2 ? 0 : EXIT_USAGE;
+	if (n != 2)
+		return cli_usage_error(G, &cmds[4], "needs SWITCH and PORT");
+	if (!maxmacs)
+		return cli_usage_error(G, &cmds[4], "give --max-macs N");
+	json_int_t v;
+	if (cli_uint(maxmacs, "--max-macs", 0xfffffffeLL, &v, G, &cmds[4]) < 0)
+		return EXIT_USAGE;
+	json_t *res = NULL;
+	int r = cli_call("port.set",
+			 json_pack("{s:s, s:s, s:I}", "switch", pos[0], "name", pos[1], "max_macs", v),
+			 &res, false);
+	if (r)
+		return r;
+	print_port(res);
+	json_decref(res);
+	return 0;
+}
+
 static int do_list(int argc, char **argv)
 {
 	const char *pos[1];
@@ -118,6 +143,9 @@ static const struct cli_cmd cmds[] = {
 	{ "list", do_list, "SWITCH", "List the ports of a switch." },
 	{ "show", do_show, "SWITCH PORT",
 	  "Show a port, its counters, and the QEMU arguments that plug a VM into it." },
+	{ "set", do_set, "SWITCH PORT --max-macs N",
+	  "Cap how many MACs the switch learns from this port (0: no cap); a guest flooding "
+	  "source addresses then fills its share, not the table." },
 	{ NULL, NULL, NULL, NULL },
 };
 

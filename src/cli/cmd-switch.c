@@ -41,7 +41,8 @@ static void print_switch(json_t *sw)
 {
 	static const char *const keys[] = { "name",	    "type",	     "uplink",
 					    "host_nic",	    "mtu",	     "aging",
-					    "max_macs",	    "plug",	     "stats.macs",
+					    "max_macs",	    "plug",	     "access.owner",
+					    "access.group", "access.mode",   "stats.macs",
 					    "stats.learned", "stats.moved",  "stats.expired",
 					    "stats.table_full", "stats.flooded", NULL };
 	if (cli.json) {
@@ -58,11 +59,13 @@ static void print_switch(json_t *sw)
 
 static int do_create(int argc, char **argv)
 {
-	const char *type, *uplink, *nonic, *yes, *mtu, *aging, *maxmacs, *pos[1];
+	const char *type, *uplink, *nonic, *yes, *mtu, *aging, *maxmacs, *owner, *group, *mode,
+		*pos[1];
 	struct cli_opt opts[] = {
 		{ "--type", true, &type },	{ "--uplink", true, &uplink }, { "--no-host-nic", false, &nonic },
 		{ "--yes", false, &yes },	{ "--mtu", true, &mtu },       { "--aging", true, &aging },
-		{ "--max-macs", true, &maxmacs }, { NULL, false, NULL },
+		{ "--max-macs", true, &maxmacs }, { "--owner", true, &owner }, { "--group", true, &group },
+		{ "--mode", true, &mode },	{ NULL, false, NULL },
 	};
 	int n = cli_parse(argc, argv, opts, pos, 1, G, &cmds[0]);
 	if (n < 0)
@@ -71,8 +74,9 @@ static int do_create(int argc, char **argv)
 		return cli_usage_error(G, &cmds[0], "missing switch NAME");
 	if (!type)
 		return cli_usage_error(G, &cmds[0], "missing --type external|internal|private");
-	json_t *args = json_pack("{s:s, s:s, s:s?, s:b, s:b}", "name", pos[0], "type", type,
-				 "uplink", uplink, "no_host_nic", nonic != NULL, "yes", yes != NULL);
+	json_t *args = json_pack("{s:s, s:s, s:s?, s:b, s:b, s:s?, s:s?, s:s?}", "name", pos[0],
+				 "type", type, "uplink", uplink, "no_host_nic", nonic != NULL, "yes",
+				 yes != NULL, "owner", owner, "group", group, "mode", mode);
 	struct {
 		const char *opt, *key, *val;
 		json_int_t max;
@@ -121,6 +125,49 @@ static int do_delete(int argc, char **argv)
 	return r;
 }
 
+static int do_set(int argc, char **argv)
+{
+	const char *owner, *group, *mode, *pos[1];
+	struct cli_opt opts[] = {
+		{ "--owner", true, &owner },
+		{ "--group", true, &group },
+		{ "--mode", true, &mode },
+		{ NULL, false, NULL },
+	};
+	int n = cli_parse(argc, argv, opts, pos, 1, G, &cmds[4]);
+	if (n < 0)
+		return n == -2 ? 0 : EXIT_USAGE;
+	if (n != 1)
+		return cli_usage_error(G, &cmds[4], "missing switch NAME");
+	if (!owner && !group && !mode)
+		return cli_usage_error(G, &cmds[4], "give --owner, --group or --mode");
+	json_t *res = NULL;
+	int r = cli_call("switch.set",
+			 json_pack("{s:s, s:s?, s:s?, s:s?}", "name", pos[0], "owner", owner, "group",
+				   group, "mode", mode),
+			 &res, false);
+	if (r)
+		return r;
+	print_switch(res);
+	json_decref(res);
+	return 0;
+}
+
+static int do_repair(int argc, char **argv)
+{
+	const char *name;
+	int r = one_name(argc, argv, &cmds[5], &name);
+	if (r)
+		return r == -2 ? 0 : r;
+	json_t *res = NULL;
+	r = cli_call("switch.repair", json_pack("{s:s}", "name", name), &res, false);
+	if (r)
+		return r;
+	print_switch(res);
+	json_decref(res);
+	return 0;
+}
+
 static int do_list(int argc, char **argv)
 {
 	struct cli_opt opts[] = { { NULL, false, NULL } };
@@ -154,7 +201,7 @@ static int do_show(int argc, char **argv)
 static const struct cli_cmd cmds[] = {
 	{ "create", do_create,
 	  "NAME --type external|internal|private [--uplink IFNAME] [--no-host-nic] [--yes] "
-	  "[--mtu N] [--aging SECONDS] [--max-macs N]",
+	  "[--mtu N] [--aging SECONDS] [--max-macs N] [--owner USER] [--group GROUP] [--mode MODE]",
 	  "Create a switch. external: bound to the uplink NIC, whose addresses and routes move to "
 	  "a host vNIC named NAME (none with --no-host-nic; --yes confirms). internal: a host "
 	  "vNIC, no uplink. private: VMs and containers only." },
@@ -162,6 +209,12 @@ static const struct cli_cmd cmds[] = {
 	  "Delete a switch and its ports; an external switch gives the uplink its addresses back." },
 	{ "list", do_list, "", "List the switches." },
 	{ "show", do_show, "NAME", "Show a switch, its counters and its ports." },
+	{ "set", do_set, "NAME [--owner USER] [--group GROUP] [--mode MODE]",
+	  "Who may plug into the switch: owner, group and mode (e.g. 0660) of its sockets, as "
+	  "vde_switch's -mod and -group. Default: root, 0660." },
+	{ "repair", do_repair, "NAME",
+	  "Recreate a host vNIC that was deleted from outside (with the uplink's saved "
+	  "addresses, for an external switch)." },
 	{ NULL, NULL, NULL, NULL },
 };
 

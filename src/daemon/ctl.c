@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,53 @@ static bool arg_bool(json_t *args, const char *k)
 	return json_is_true(json_object_get(args, k));
 }
 
+/* A user or group by name or number; -1 when the argument is absent. */
+static int arg_id(json_t *args, const char *k, bool group, int64_t *out, struct vsd_err *e)
+{
+	const char *v;
+	*out = -1;
+	int r = arg_str(args, k, false, &v, e);
+	if (r < 0 || !v)
+		return r;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*v && !*end && !errno && v[0] != '-' && n < 0xffffffffUL) {
+		*out = (int64_t)n;
+		return 0;
+	}
+	if (group) {
+		struct group *g = getgrnam(v);
+		if (g) {
+			*out = g->gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd *pw = getpwnam(v);
+		if (pw) {
+			*out = pw->pw_uid;
+			return 0;
+		}
+	}
+	return vsd_fail(e, -EINVAL, "no %s named '%s'", group ? "group" : "user", v);
+}
+
+static int arg_mode(json_t *args, unsigned *out, struct vsd_err *e)
+{
+	const char *v;
+	*out = 0;
+	int r = arg_str(args, "mode", false, &v, e);
+	if (r < 0 || !v)
+		return r;
+	char *end;
+	unsigned long m = strtoul(v, &end, 8);
+	if (!*v || *end || m == 0 || m > 0777)
+		return vsd_fail(e, -EINVAL, "--mode takes octal permission bits, e.g. 0660, not '%s'",
+				v);
+	*out = (unsigned)m;
+	return 0;
+}
+
 static struct vsd_switch *find_switch(struct vsd *d, json_t *args, struct vsd_err *e)
 {
 	const char *name;
@@ -110,6 +158,9 @@ static json_t *cmd_switch_create(struct vsd *d, json_t *args, struct vsd_err *e)
 	o.mtu = mtu;
 	o.no_host_nic = arg_bool(args, "no_host_nic");
 	o.yes = arg_bool(args, "yes");
+	if (arg_id(args, "owner", false, &o.sock_uid, e) < 0 ||
+	    arg_id(args, "group", true, &o.sock_gid, e) < 0 || arg_mode(args, &o.sock_mode, e) < 0)
+		return NULL;
 	if (vsd_switch_create(d, &o, e) < 0)
 		return NULL;
 	return vsd_render_switch(vsd_switch_find(d, o.name));
@@ -121,6 +172,31 @@ static json_t *cmd_switch_delete(struct vsd *d, json_t *args, struct vsd_err *e)
 	if (arg_str(args, "name", true, &name, e) < 0 || vsd_switch_delete(d, name, e) < 0)
 		return NULL;
 	return json_null();
+}
+
+static json_t *cmd_switch_set(struct vsd *d, json_t *args, struct vsd_err *e)
+{
+	const char *name;
+	int64_t uid, gid;
+	unsigned mode;
+	if (arg_str(args, "name", true, &name, e) < 0 || arg_id(args, "owner", false, &uid, e) < 0 ||
+	    arg_id(args, "group", true, &gid, e) < 0 || arg_mode(args, &mode, e) < 0)
+		return NULL;
+	if (uid < 0 && gid < 0 && !mode) {
+		vsd_fail(e, -EINVAL, "nothing to set: give --owner, --group or --mode");
+		return NULL;
+	}
+	if (vsd_switch_set_access(d, name, uid, gid, mode, e) < 0)
+		return NULL;
+	return vsd_render_switch(vsd_switch_find(d, name));
+}
+
+static json_t *cmd_switch_repair(struct vsd *d, json_t *args, struct vsd_err *e)
+{
+	const char *name;
+	if (arg_str(args, "name", true, &name, e) < 0 || vsd_switch_repair(d, name, e) < 0)
+		return NULL;
+	return vsd_render_switch(vsd_switch_find(d, name));
 }
 
 static json_t *cmd_switch_list(struct vsd *d, json_t *args, struct vsd_err *e)
@@ -164,6 +240,22 @@ static json_t *cmd_port_delete(struct vsd *d, json_t *args, struct vsd_err *e)
 	    vsd_port_delete(d, sw, name, e) < 0)
 		return NULL;
 	return json_null();
+}
+
+static json_t *cmd_port_set(struct vsd *d, json_t *args, struct vsd_err *e)
+{
+	const char *sw, *name;
+	uint32_t max;
+	if (arg_str(args, "switch", true, &sw, e) < 0 || arg_str(args, "name", true, &name, e) < 0 ||
+	    arg_uint(args, "max_macs", 0xffffffffu, &max, e) < 0)
+		return NULL;
+	if (max == 0xffffffffu) {
+		vsd_fail(e, -EINVAL, "nothing to set: give --max-macs N (0: no limit)");
+		return NULL;
+	}
+	if (vsd_port_set_max_macs(d, sw, name, max, e) < 0)
+		return NULL;
+	return vsd_render_port(vsd_port_find(vsd_switch_find(d, sw), name));
 }
 
 static json_t *cmd_port_list(struct vsd *d, json_t *args, struct vsd_err *e)
@@ -244,8 +336,11 @@ static const struct ctl_cmd {
 	{ "switch.delete", cmd_switch_delete },
 	{ "switch.list", cmd_switch_list },
 	{ "switch.show", cmd_switch_show },
+	{ "switch.set", cmd_switch_set },
+	{ "switch.repair", cmd_switch_repair },
 	{ "port.add", cmd_port_add },
 	{ "port.delete", cmd_port_delete },
+	{ "port.set", cmd_port_set },
 	{ "port.list", cmd_port_list },
 	{ "port.show", cmd_port_show },
 	{ "fdb.show", cmd_fdb_show },

@@ -358,6 +358,11 @@ int vsd_port_open(struct vsd_switch *vs, const struct vsd_port_opts *o, int fd, 
 			vsd_fail(e, r, "opening port %s: %s", o->name, strerror(-r));
 		goto err_detach;
 	}
+	if (p->socket_path[0] && (r = vsd_switch_socket_perms(vs, p->socket_path)) < 0) {
+		vsd_fail(e, r, "setting the owner of %s: %s", p->socket_path, strerror(-r));
+		p->ops->close(p);
+		goto err_detach;
+	}
 	*out = vp;
 	return 0;
 err_detach:
@@ -464,6 +469,30 @@ int vsd_port_delete(struct vsd *d, const char *swname, const char *name, struct 
 	return vsd_state_save(d, e);
 }
 
+int vsd_port_set_max_macs(struct vsd *d, const char *swname, const char *name, uint32_t max,
+			  struct vsd_err *e)
+{
+	struct vsd_switch *vs = vsd_switch_find(d, swname);
+	if (!vs)
+		return vsd_fail(e, -ENOENT, "no switch named '%s'", swname);
+	struct vsd_port *vp = vsd_port_find(vs, name);
+	if (!vp)
+		return vsd_fail(e, -ENOENT, "switch %s has no port named '%s'", swname, name);
+	if (max > 16777216)
+		return vsd_fail(e, -EINVAL, "--max-macs must be at most 16777216 (0: no limit)");
+	uint32_t old = vp->max_macs;
+	vp->max_macs = max;
+	int r = vsd_state_save(d, e);
+	if (r < 0) {
+		vp->max_macs = old;
+		return r;
+	}
+	/* Stations learned beyond a new, lower limit stay until they age out;
+	 * `fdb flush` drops them at once. */
+	fdb_set_port_limit(vs->sw->fdb, vp->port->idx, max);
+	return 0;
+}
+
 /* ---- plug.sock: every connection is a new anonymous port ---- */
 
 static void plug_accept(void *arg, uint32_t events)
@@ -503,7 +532,9 @@ int vsd_plug_listen(struct vsd_switch *vs, struct vsd_err *e)
 	int fd = unix_listen(path, SOCK_STREAM);
 	if (fd < 0)
 		return vsd_fail(e, fd, "listening on %s: %s", path, strerror(-fd));
-	int r = loop_watch_add(vs->d->loop, &vs->plug_w, fd, EPOLLIN, plug_accept, vs);
+	int r = vsd_switch_socket_perms(vs, path);
+	if (r == 0)
+		r = loop_watch_add(vs->d->loop, &vs->plug_w, fd, EPOLLIN, plug_accept, vs);
 	if (r < 0) {
 		close(fd);
 		unlink(path);

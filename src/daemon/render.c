@@ -43,10 +43,11 @@ json_t *vsd_render_port(struct vsd_port *vp)
 {
 	struct port *p = vp->port;
 	char *qemu = vsd_port_qemu_args(vp);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:o}", "name", vp->name,
-			      "type", vp->type, "state", port_state_name(p->state), "socket",
-			      str_or_null(p->socket_path), "ifname", str_or_null(vp->ifname),
-			      "connect", str_or_null(vp->connect), "anonymous", p->anonymous,
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:o}", "name",
+			      vp->name, "type", vp->type, "state", port_state_name(p->state),
+			      "socket", str_or_null(p->socket_path), "ifname",
+			      str_or_null(vp->ifname), "connect", str_or_null(vp->connect),
+			      "anonymous", p->anonymous, "max_macs", (json_int_t)vp->max_macs,
 			      "qemu", str_or_null(qemu), "stats", port_stats(p));
 	free(qemu);
 	return o;
@@ -93,12 +94,18 @@ json_t *vsd_render_switch(struct vsd_switch *vs)
 				  "table_full", (json_int_t)fs->refused_full, "port_limit",
 				  (json_int_t)fs->refused_port_limit, "flushed",
 				  (json_int_t)fs->flushed, "flooded", (json_int_t)sw->stats.flood_frames);
-	return json_pack("{s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:s, s:o, s:o}", "name", sw->name,
-			 "type", sw_type_name(vs->type), "uplink", str_or_null(vs->uplink),
+	char mode[8];
+	snprintf(mode, sizeof(mode), "%04o", vs->sock_mode);
+	json_t *access = json_pack("{s:o, s:o, s:s}", "owner",
+				   vs->sock_uid > 0 ? json_integer(vs->sock_uid) : json_null(),
+				   "group", vs->sock_gid > 0 ? json_integer(vs->sock_gid) : json_null(),
+				   "mode", mode);
+	return json_pack("{s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:s, s:o, s:o, s:o}", "name",
+			 sw->name, "type", sw_type_name(vs->type), "uplink", str_or_null(vs->uplink),
 			 "host_nic", vs->host_nic ? json_string(sw->name) : json_null(), "mtu",
 			 (json_int_t)sw->mtu, "aging", (json_int_t)vs->aging, "max_macs",
-			 (json_int_t)vs->max_macs, "plug", plug, "stats", stats, "ports",
-			 vsd_render_ports(vs));
+			 (json_int_t)vs->max_macs, "plug", plug, "access", access, "stats", stats,
+			 "ports", vsd_render_ports(vs));
 }
 
 struct fdb_ctx {

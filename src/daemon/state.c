@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eth.h"
 #include "log.h"
 #include "vsd.h"
 
@@ -29,9 +30,10 @@ static json_t *unrestored; /* records kept as they were */
 
 static json_t *port_record(struct vsd_port *vp)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:o}", "name", vp->name, "type", vp->type,
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:i}", "name", vp->name, "type", vp->type,
 			 "connect", vp->connect[0] ? vp->connect : NULL, "ifname",
-			 vp->ifname[0] ? vp->ifname : NULL, "saved", vsd_saved_to_json(&vp->saved));
+			 vp->ifname[0] ? vp->ifname : NULL, "saved", vsd_saved_to_json(&vp->saved),
+			 "max_macs", (json_int_t)vp->max_macs);
 }
 
 static json_t *switch_record(struct vsd_switch *vs)
@@ -49,10 +51,16 @@ static json_t *switch_record(struct vsd_switch *vs)
 		else if (vp->named)
 			json_array_append_new(ports, port_record(vp));
 	}
-	return json_pack("{s:s, s:s, s:s?, s:b, s:i, s:i, s:i, s:o, s:o}", "name", sw->name, "type",
-			 sw_type_name(vs->type), "uplink", vs->uplink[0] ? vs->uplink : NULL,
-			 "host_nic", vs->host_nic, "mtu", (json_int_t)sw->mtu, "aging",
-			 (json_int_t)vs->aging, "max_macs", (json_int_t)vs->max_macs,
+	char mac[18] = "";
+	if (vs->has_host_mac)
+		eth_addr_format(vs->host_mac, mac);
+	return json_pack("{s:s, s:s, s:s?, s:b, s:s?, s:i, s:i, s:i, s:I, s:I, s:i, s:o, s:o}",
+			 "name",
+			 sw->name, "type", sw_type_name(vs->type), "uplink",
+			 vs->uplink[0] ? vs->uplink : NULL, "host_nic", vs->host_nic, "host_mac",
+			 mac[0] ? mac : NULL, "mtu", (json_int_t)sw->mtu, "aging", (json_int_t)vs->aging, "max_macs",
+			 (json_int_t)vs->max_macs, "sock_uid", (json_int_t)vs->sock_uid, "sock_gid",
+			 (json_int_t)vs->sock_gid, "sock_mode", (json_int_t)vs->sock_mode,
 			 "uplink_saved", uplink ? vsd_saved_to_json(&uplink->saved) : json_null(),
 			 "ports", ports);
 }

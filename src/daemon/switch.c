@@ -73,6 +73,9 @@ static struct vsd_switch *vs_new(struct vsd *d, const struct vsd_switch_opts *o,
 	vs->d = d;
 	vs->aging = o->aging;
 	vs->max_macs = o->max_macs;
+	vs->sock_uid = o->sock_uid > 0 ? o->sock_uid : -1;
+	vs->sock_gid = o->sock_gid > 0 ? o->sock_gid : -1;
+	vs->sock_mode = o->sock_mode ? o->sock_mode : 0660;
 	vs->plug_fd = -1;
 	loop_watch_init(&vs->plug_w);
 	vs->host_nic = o->type == SW_INTERNAL || (o->type == SW_EXTERNAL && !o->no_host_nic);
@@ -114,11 +117,25 @@ static int open_host_nic(struct vsd_switch *vs, const uint8_t *mac, struct vsd_e
 	int r = vsd_port_open(vs, &o, -1, false, &vp, e);
 	if (r < 0)
 		return r;
-	if (existed)
-		return 0; /* adopted as it is */
+	if (existed) {
+		/* Adopted as it is; remember its MAC in case it must be remade. */
+		memcpy(vs->host_mac, l.mac, 6);
+		vs->has_host_mac = true;
+		return 0;
+	}
+	/* A new vNIC: the uplink's MAC, or the one it had before. */
+	if (!mac && vs->has_host_mac)
+		mac = vs->host_mac;
 	r = hn_link_get(name, &l);
 	if (r == 0 && mac)
 		r = hn_link_set_mac(l.ifindex, mac);
+	if (r == 0 && !mac) {
+		memcpy(vs->host_mac, l.mac, 6);
+		vs->has_host_mac = true;
+	} else if (r == 0) {
+		memcpy(vs->host_mac, mac, 6);
+		vs->has_host_mac = true;
+	}
 	if (r == 0)
 		r = hn_link_set_mtu(l.ifindex, vs->sw->mtu);
 	if (r == 0)
@@ -143,10 +160,116 @@ static void close_host_nic(struct vsd_switch *vs, bool destroy)
 	}
 }
 
+/* The switch's directory stays root's, so nobody else can plant files (a
+ * symlink where a socket will be) in it; its group and "other" bits let
+ * through whoever the socket mode lets in: traverse, no listing for others. */
+static int dir_perms(struct vsd_switch *vs)
+{
+	mode_t m = 0700;
+	if (vs->sock_mode & 0060)
+		m |= 0050;
+	if ((vs->sock_mode & 0006) || vs->sock_uid > 0)
+		m |= 0001;
+	gid_t g = vs->sock_gid > 0 ? (gid_t)vs->sock_gid : 0;
+	if (lchown(vs->dir, 0, g) < 0 || chmod(vs->dir, m) < 0)
+		return -errno;
+	return 0;
+}
+
+int vsd_switch_socket_perms(struct vsd_switch *vs, const char *path)
+{
+	uid_t u = vs->sock_uid > 0 ? (uid_t)vs->sock_uid : 0;
+	gid_t g = vs->sock_gid > 0 ? (gid_t)vs->sock_gid : 0;
+	/* The directory is root's: no one can have swapped the socket for a
+	 * link, and lchown would not follow one anyway. */
+	if (lchown(path, u, g) < 0 || chmod(path, vs->sock_mode) < 0)
+		return -errno;
+	return 0;
+}
+
 static int make_dir(struct vsd_switch *vs, struct vsd_err *e)
 {
-	if (mkdir(vs->dir, 0750) < 0 && errno != EEXIST)
+	struct stat st;
+	if (mkdir(vs->dir, 0700) < 0 && errno != EEXIST)
 		return vsd_fail(e, -errno, "creating %s: %s", vs->dir, strerror(errno));
+	if (lstat(vs->dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
+		return vsd_fail(e, -EEXIST, "%s exists and is not root's directory", vs->dir);
+	int r = dir_perms(vs);
+	if (r < 0)
+		return vsd_fail(e, r, "setting the permissions of %s: %s", vs->dir, strerror(-r));
+	return 0;
+}
+
+int vsd_switch_set_access(struct vsd *d, const char *name, int64_t uid, int64_t gid,
+			  unsigned mode, struct vsd_err *e)
+{
+	struct vsd_switch *vs = vsd_switch_find(d, name);
+	if (!vs)
+		return vsd_fail(e, -ENOENT, "no switch named '%s'", name);
+	if (mode & ~0777u)
+		return vsd_fail(e, -EINVAL, "--mode takes permission bits only (e.g. 0660)");
+	int64_t ou = vs->sock_uid, og = vs->sock_gid;
+	unsigned om = vs->sock_mode;
+	if (uid >= 0)
+		vs->sock_uid = uid > 0 ? uid : -1;
+	if (gid >= 0)
+		vs->sock_gid = gid > 0 ? gid : -1;
+	if (mode)
+		vs->sock_mode = mode;
+	int r = dir_perms(vs);
+	char path[sizeof(vs->dir) + 16];
+	snprintf(path, sizeof(path), "%s/plug.sock", vs->dir);
+	if (r == 0 && vs->plug_fd >= 0)
+		r = vsd_switch_socket_perms(vs, path);
+	for (unsigned i = 0; r == 0 && i < vs->sw->nports_cap; i++) {
+		struct port *p = vs->sw->ports[i];
+		if (p && p->socket_path[0])
+			r = vsd_switch_socket_perms(vs, p->socket_path);
+	}
+	if (r == 0)
+		r = vsd_state_save(d, e);
+	else
+		vsd_fail(e, r, "changing the owner or mode of %s's sockets: %s", name, strerror(-r));
+	if (r < 0) {
+		vs->sock_uid = ou;
+		vs->sock_gid = og;
+		vs->sock_mode = om;
+		struct vsd_err e2;
+		vsd_switch_set_access(d, name, -1, -1, 0, &e2); /* put the old ones back */
+	}
+	return r;
+}
+
+int vsd_switch_repair(struct vsd *d, const char *name, struct vsd_err *e)
+{
+	struct vsd_switch *vs = vsd_switch_find(d, name);
+	if (!vs)
+		return vsd_fail(e, -ENOENT, "no switch named '%s'", name);
+	if (!vs->host_nic)
+		return vsd_fail(e, -EINVAL, "switch %s has no host vNIC to repair", name);
+	struct vsd_port *hp = special_port(vs, "host");
+	struct hn_link l;
+	bool exists = hn_link_get(name, &l) == 0;
+	if (hp && hp->port->state == PORT_UP && exists)
+		return 0; /* nothing to repair */
+	if (exists && strcmp(l.kind, "tun") != 0)
+		return vsd_fail(e, -EEXIST,
+				"an interface named %s exists and is not a TAP; remove it first", name);
+	if (hp)
+		vsd_port_close(hp, false);
+	struct vsd_port *uplink = special_port(vs, "uplink");
+	struct hn_link upl;
+	const uint8_t *mac = uplink && hn_link_get(vs->uplink, &upl) == 0 ? upl.mac : NULL;
+	int r = open_host_nic(vs, mac, e);
+	if (r < 0)
+		return r;
+	if (r == 1 && uplink && uplink->saved.valid && hn_link_get(name, &l) == 0) {
+		r = vsd_apply_moved(l.ifindex, &uplink->saved.cfg);
+		if (r < 0)
+			return vsd_fail(e, r, "host vNIC %s recreated, but its addresses: %s", name,
+					strerror(-r));
+	}
+	log_info("switch %s: host vNIC repaired", name);
 	return 0;
 }
 
@@ -431,7 +554,18 @@ int vsd_switch_restore(struct vsd *d, const json_t *rec, struct vsd_err *e)
 	    get_uint(rec, "aging", &o.aging) || get_uint(rec, "max_macs", &o.max_macs))
 		return vsd_fail(e, -EINVAL, "malformed switch record");
 	o.mtu = mtu;
+	/* Access settings (absent in older records: root, 0660). */
+	json_t *su = json_object_get(rec, "sock_uid"), *sg = json_object_get(rec, "sock_gid");
+	json_t *sm = json_object_get(rec, "sock_mode");
+	o.sock_uid = json_is_integer(su) ? json_integer_value(su) : -1;
+	o.sock_gid = json_is_integer(sg) ? json_integer_value(sg) : -1;
+	o.sock_mode = json_is_integer(sm) ? (unsigned)json_integer_value(sm) : 0660;
+	if (o.sock_uid > 0xfffffffeLL || o.sock_gid > 0xfffffffeLL || (o.sock_mode & ~0777u) ||
+	    !o.sock_mode)
+		return vsd_fail(e, -EINVAL, "switch %s: invalid socket access settings",
+				o.name ? o.name : "?");
 	o.uplink = get_str(rec, "uplink");
+	const char *hmac = get_str(rec, "host_mac");
 	o.no_host_nic = !json_is_true(json_object_get(rec, "host_nic"));
 	json_t *ports = json_object_get(rec, "ports");
 	if (!json_is_array(ports))
@@ -450,6 +584,8 @@ int vsd_switch_restore(struct vsd *d, const json_t *rec, struct vsd_err *e)
 		vsd_saved_free(&saved);
 		return vsd_fail(e, -ENOMEM, "out of memory");
 	}
+	if (hmac && eth_addr_parse(hmac, vs->host_mac) == 0)
+		vs->has_host_mac = true;
 	if ((r = make_dir(vs, e)) < 0 || (r = add_record(d, vs)) < 0) {
 		vsd_saved_free(&saved);
 		vs_free(vs);
@@ -514,6 +650,12 @@ int vsd_switch_restore(struct vsd *d, const json_t *rec, struct vsd_err *e)
 		vp->saved = ps;
 		if (ps.valid && vp->port->state == PORT_UP)
 			vsd_iface_strip(vp->ifname, &ps);
+		json_t *mm = json_object_get(pr, "max_macs");
+		if (json_is_integer(mm) && json_integer_value(mm) > 0 &&
+		    json_integer_value(mm) <= 16777216) {
+			vp->max_macs = (uint32_t)json_integer_value(mm);
+			fdb_set_port_limit(vs->sw->fdb, vp->port->idx, vp->max_macs);
+		}
 	}
 	r = vsd_plug_listen(vs, e);
 	if (r < 0)

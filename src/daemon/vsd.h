@@ -47,6 +47,7 @@ struct vsd_port {
 	char connect[108];	/* --connect PATH, or "" */
 	bool named;		/* saved in the state file (not plug-N) */
 	struct vsd_saved saved; /* netdev/uplink */
+	uint32_t max_macs;	/* MACs this port may have learned; 0: no limit */
 	struct port *port;	/* the datapath's port */
 	struct vsd_switch *vs;
 };
@@ -56,7 +57,13 @@ struct vsd_switch {
 	enum sw_type type;
 	char uplink[16];	/* external: the uplink interface */
 	bool host_nic;		/* a host vNIC named after the switch */
+	bool has_host_mac;
+	uint8_t host_mac[6];	/* the vNIC's MAC, kept if it must be recreated */
 	uint32_t aging, max_macs;
+	/* Who may plug into this switch: owner, group and mode of its sockets
+	 * (like vde_switch -mod/-group).  -1: root. */
+	int64_t sock_uid, sock_gid;
+	unsigned sock_mode;
 	char dir[VSD_RUNDIR_MAX + 20]; /* RUNDIR/NAME */
 	int plug_fd;
 	struct loop_watch plug_w;
@@ -89,6 +96,8 @@ struct vsd_switch_opts {
 	bool yes;
 	unsigned mtu;
 	uint32_t aging, max_macs;
+	int64_t sock_uid, sock_gid; /* -1: root */
+	unsigned sock_mode;	    /* 0: the default, 0660 */
 };
 
 struct vsd_port_opts {
@@ -99,6 +108,14 @@ struct vsd_port_opts {
 int vsd_switch_create(struct vsd *d, const struct vsd_switch_opts *o, struct vsd_err *e);
 int vsd_switch_delete(struct vsd *d, const char *name, struct vsd_err *e);
 struct vsd_switch *vsd_switch_find(struct vsd *d, const char *name);
+/* Change who may plug in (uid/gid -1 leaves one unchanged, mode 0 too). */
+int vsd_switch_set_access(struct vsd *d, const char *name, int64_t uid, int64_t gid,
+			  unsigned mode, struct vsd_err *e);
+/* Recreate a host vNIC deleted from outside (and its addresses, for an
+ * external switch). */
+int vsd_switch_repair(struct vsd *d, const char *name, struct vsd_err *e);
+/* Give a socket of this switch its owner, group and mode. */
+int vsd_switch_socket_perms(struct vsd_switch *vs, const char *path);
 /* Restore one switch from its saved record (at start). */
 int vsd_switch_restore(struct vsd *d, const json_t *rec, struct vsd_err *e);
 /* Close every switch without touching the host (daemon exit). */
@@ -109,6 +126,8 @@ bool vsd_ifname_in_use(struct vsd *d, const char *ifname);
 /* ports.c */
 int vsd_port_add(struct vsd *d, const struct vsd_port_opts *o, struct vsd_err *e);
 int vsd_port_delete(struct vsd *d, const char *sw, const char *name, struct vsd_err *e);
+int vsd_port_set_max_macs(struct vsd *d, const char *sw, const char *name, uint32_t max,
+			  struct vsd_err *e);
 /* Create a port of any type on vs (also used for host and uplink ports). */
 int vsd_port_open(struct vsd_switch *vs, const struct vsd_port_opts *o, int fd, bool restoring,
 		  struct vsd_port **out, struct vsd_err *e);
