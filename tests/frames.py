@@ -193,3 +193,36 @@ class StreamServer:
         if self.client:
             self.client.close()
         self.lsock.close()
+
+
+def framed(frames):
+    """Frames joined with QEMU's stream framing, ready for send_raw()."""
+    return b"".join(struct.pack("!I", len(f)) + f for f in frames)
+
+
+def random_frames(n, seed_bytes, dst=None, min_len=60, max_len=200):
+    """n frames built from random bytes: random unicast source MACs, and a
+    random destination, EtherType, VLAN tag and length unless dst is given.
+    Deterministic for the same seed_bytes (os.urandom is not used here)."""
+    import hashlib
+    out = []
+    block = b""
+    i = 0
+    while len(out) < n:
+        if len(block) < 64:
+            block += hashlib.sha256(seed_bytes + i.to_bytes(8, "big")).digest() * 2
+            i += 1
+        r, block = block[:64], block[64:]
+        src = bytes([r[0] & 0xFE | 0x02]) + r[1:6]
+        d = mac_bytes(dst) if dst else r[6:12]
+        length = min_len + (r[12] | r[13] << 8) % (max_len - min_len + 1)
+        if dst:
+            body = struct.pack("!H", 0x88B5)
+        elif r[14] & 1:  # a VLAN tag with a random VID and EtherType after it
+            body = struct.pack("!HHH", 0x8100, (r[15] << 8 | r[16]) & 0xFFFF, r[17] << 8 | r[18])
+        else:
+            body = struct.pack("!H", r[17] << 8 | r[18])
+        f = d + src + body
+        out.append(f + r[19:] * ((length - len(f)) // 45 + 1))
+        out[-1] = out[-1][:length]
+    return out

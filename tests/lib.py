@@ -220,6 +220,9 @@ class Daemon:
         m = SANITIZER_PATTERNS.search(self.read_log())
         assert not m, f"sanitizer report in {self.log}:\n{self.read_log()[-6000:]}"
 
+    def ctl_argv(self):
+        return [VSWITCHCTL, "--rundir", self.rundir]
+
     def ctl(self, *args, check=True, json_out=False, input=None):
         cmd = [VSWITCHCTL, "--rundir", self.rundir] + (["--json"] if json_out else []) + list(args)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, input=input)
