@@ -28,10 +28,28 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vswitchd [--rundir DIR] [--statedir DIR] [--log-level debug|info|warn|error]\n"
+		   "                [--busy-poll]\n"
 		   "\n"
 		   "  --rundir DIR     sockets (default $VSWITCH_RUNDIR or /run/vswitch)\n"
 		   "  --statedir DIR   saved configuration (default $VSWITCH_STATEDIR or /var/lib/vswitch)\n"
-		   "  --log-level L    least severe messages to print (default info)\n");
+		   "  --log-level L    least severe messages to print (default info)\n"
+		   "  --busy-poll      poll vhost-user rings without sleeping: lower latency and more\n"
+		   "                   frames per second, for one whole core even when idle\n");
+}
+
+/* Busy-poll mode: every pass of the loop looks at the ports that can be
+ * polled (vhost-user rings) instead of waiting for their kicks. */
+static void poll_ports(void *arg)
+{
+	struct vsd *d = arg;
+	for (unsigned i = 0; i < d->nsw; i++) {
+		struct sw *sw = d->sw[i]->sw;
+		for (unsigned j = 0; j < sw->nports_cap; j++) {
+			struct port *p = sw->ports[j];
+			if (p && p->ops->poll)
+				p->ops->poll(p);
+		}
+	}
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -96,10 +114,12 @@ int main(int argc, char **argv)
 		{ "rundir", required_argument, NULL, 'r' },
 		{ "statedir", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "busy-poll", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *rundir = getenv("VSWITCH_RUNDIR"), *statedir = getenv("VSWITCH_STATEDIR");
+	bool busy_poll = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -115,6 +135,9 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
+			break;
+		case 'b':
+			busy_poll = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -177,6 +200,8 @@ int main(int argc, char **argv)
 	loop_watch_init(&sigw);
 	loop_watch_add(d.loop, &sigw, sigfd, EPOLLIN, on_signal, &d);
 	loop_timer_add(d.loop, 1000, on_tick, &d);
+	if (busy_poll)
+		loop_set_poll(d.loop, poll_ports, &d);
 
 	bool found;
 	if (vsd_state_load(&d, &found, &e) < 0) {

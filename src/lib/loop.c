@@ -9,6 +9,7 @@
 #include "log.h"
 
 #define LOOP_BATCH 64
+#define LOOP_POLL_EPOLL_EVERY 8
 
 struct loop_timer {
 	struct loop_watch w;
@@ -33,6 +34,7 @@ struct loop {
 	unsigned ndeferred, deferred_cap;
 	void (*poll_fn)(void *);
 	void *poll_arg;
+	unsigned spins;
 };
 
 struct loop *loop_new(void)
@@ -175,6 +177,13 @@ void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
 
 int loop_run_once(struct loop *l, int timeout_ms)
 {
+	if (l->poll_fn && ++l->spins % LOOP_POLL_EPOLL_EVERY) {
+		/* Busy polling: most passes only poll; epoll (a system call) is
+		 * asked every few passes, for the fds that have no poll. */
+		l->poll_fn(l->poll_arg);
+		run_deferred(l);
+		return 0;
+	}
 	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn ? 0 : timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
