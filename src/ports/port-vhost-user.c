@@ -143,6 +143,11 @@ static void tx_run(struct port *p, unsigned budget)
 	for (unsigned b = 0; b < budget; b++) {
 		uint16_t old_used = vq->last_used_idx;
 		int n = virtq_tx_dequeue(vq, &v->dev.mem, pkts, PKT_BURST, &p->stats, &why);
+		if (n >= 0 && v->dev.mem.poisoned) {
+			pkt_free_burst(pkts, (unsigned)n);
+			n = -EFAULT;
+			why = "the frontend shrank its memory under us";
+		}
 		if (n < 0) {
 			vu_reset(p, "guest TX ring", why);
 			return;
@@ -476,6 +481,10 @@ static void vu_tx_burst(struct port *p, struct pkt **pkts, unsigned n)
 	uint16_t old_used = vq->last_used_idx;
 	int r = virtq_rx_enqueue(vq, &v->dev.mem, pkts, n, &p->stats, &why);
 	pkt_free_burst(pkts, n);
+	if (r == 0 && v->dev.mem.poisoned) {
+		r = -EFAULT;
+		why = "the frontend shrank its memory under us";
+	}
 	if (r < 0) {
 		vu_reset(p, "guest RX ring", why);
 		return;

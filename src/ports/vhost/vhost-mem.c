@@ -1,6 +1,8 @@
 #include "vhost-mem.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,6 +68,69 @@ static int region_check(const struct vhost_user_region *rg, int fd, size_t *map_
 	return 0;
 }
 
+/* ---- the SIGBUS safety net (see vhost-mem.h) ---- */
+
+struct guard {
+	uintptr_t base;
+	size_t len;
+	struct vhost_mem *mem;
+};
+
+/* Changed only outside the handler, by the one datapath thread; the handler
+ * runs on that thread too (SIGBUS is synchronous), so it never sees a half
+ * update. */
+static struct guard *guards;
+static unsigned nguards, guards_cap;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+	long pg = sysconf(_SC_PAGESIZE);
+	for (unsigned i = 0; i < nguards; i++) {
+		if (a - guards[i].base >= guards[i].len)
+			continue;
+		void *page = (void *)(a & ~((uintptr_t)pg - 1));
+		if (mmap(page, (size_t)pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+			guards[i].mem->poisoned = 1;
+			return; /* the access is retried, on a zero page */
+		}
+		break;
+	}
+	/* Not guest memory: the default action (a core dump) on return. */
+	signal(SIGBUS, SIG_DFL);
+}
+
+static int guard_add(struct vhost_mem *m, void *base, size_t len)
+{
+	/* (Re)installed at every mapping: cheap, and nothing that replaced
+	 * it meanwhile leaves guest memory unguarded. */
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) < 0)
+		return -errno;
+	if (nguards == guards_cap) {
+		unsigned cap = guards_cap ? guards_cap * 2 : 16;
+		struct guard *g = realloc(guards, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		guards = g;
+		guards_cap = cap;
+	}
+	guards[nguards++] = (struct guard){ (uintptr_t)base, len, m };
+	return 0;
+}
+
+static void guard_del(void *base)
+{
+	for (unsigned i = 0; i < nguards; i++) {
+		if (guards[i].base == (uintptr_t)base) {
+			guards[i] = guards[--nguards];
+			return;
+		}
+	}
+}
+
 int vhost_mem_map(struct vhost_mem *out, const struct vhost_user_mem *msg, const int *fds,
 		  unsigned nfds, const char **why)
 {
@@ -99,6 +164,12 @@ int vhost_mem_map(struct vhost_mem *out, const struct vhost_user_mem *msg, const
 		 * memfd backend already does), else live with it: only the
 		 * frontend process, not the guest, can shrink it. */
 		fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK);
+		r = guard_add(out, base, len);
+		if (r < 0) {
+			munmap(base, len);
+			*why = "out of memory";
+			goto err_unmap;
+		}
 		struct vhost_mem_region *mr = &out->r[out->n++];
 		mr->gpa = rg->guest_phys_addr;
 		mr->size = rg->memory_size;
@@ -115,8 +186,11 @@ err_unmap:
 
 void vhost_mem_unmap(struct vhost_mem *m)
 {
-	for (unsigned i = 0; i < m->n; i++)
-		if (m->r[i].map_base)
+	for (unsigned i = 0; i < m->n; i++) {
+		if (m->r[i].map_base) {
+			guard_del(m->r[i].map_base);
 			munmap(m->r[i].map_base, m->r[i].map_len);
+		}
+	}
 	memset(m, 0, sizeof(*m));
 }

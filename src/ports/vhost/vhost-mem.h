@@ -31,6 +31,9 @@ struct vhost_mem_region {
 struct vhost_mem {
 	unsigned n;
 	unsigned last; /* region of the last hit: buffers cluster */
+	/* Set (from the SIGBUS handler) when the frontend shrank a region's
+	 * file under us: the caller must drop the connection. */
+	volatile int poisoned;
 	struct vhost_mem_region r[VHOST_USER_MAX_REGIONS];
 };
 
@@ -71,6 +74,13 @@ uint8_t *vhost_mem_gpa_range(struct vhost_mem *m, uint64_t gpa, uint64_t len);
  * and *why saying what was wrong. */
 int vhost_mem_map(struct vhost_mem *out, const struct vhost_user_mem *msg, const int *fds,
 		  unsigned nfds, const char **why);
+
+/* A frontend can shrink its memory file after we mapped it (QEMU seals its
+ * memfd; DPDK's cannot be sealed); touching a page past the new end raises
+ * SIGBUS.  Mapped regions are registered with a SIGBUS handler that puts a
+ * zero page there, so the access completes, and sets m->poisoned: the port
+ * checks it after every burst and drops that frontend.  A SIGBUS anywhere
+ * else keeps its default action.  vhost_mem_map() installs the handler. */
 
 /* Unmap everything; the table is empty afterwards. */
 void vhost_mem_unmap(struct vhost_mem *m);
