@@ -222,7 +222,7 @@ static json_t *cmd_switch_show(struct vsd *d, json_t *args, struct vsd_err *e)
 
 static json_t *cmd_port_add(struct vsd *d, json_t *args, struct vsd_err *e)
 {
-	struct vsd_port_opts o = { NULL };
+	struct vsd_port_opts o = { .sw = NULL };
 	if (arg_str(args, "switch", true, &o.sw, e) < 0 || arg_str(args, "name", true, &o.name, e) < 0 ||
 	    arg_str(args, "type", true, &o.type, e) < 0 ||
 	    arg_str(args, "connect", false, &o.connect, e) < 0 ||
