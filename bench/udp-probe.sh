@@ -1,0 +1,47 @@
+#!/bin/bash
+# Quick datapath probe: two namespace hosts joined through vswitchd's netdev
+# ports (veth, offloads off), 64-byte UDP from iperf3 for DURATION seconds.
+# Prints frames forwarded per second and the switch's CPU time per frame.
+#   bench/udp-probe.sh [DURATION] [vswitchd options...]
+# VSWITCH_BENCH_BUILD: the build (default build-bench).  Not a benchmark of
+# record (see bench/run.sh): a tool for trying datapath changes.
+set -eu
+D=${1:-4}; shift || true
+B=${VSWITCH_BENCH_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build-bench}
+T=$(mktemp -d); P=vsp$$
+cleanup() {
+	for n in a b sw; do
+		ip netns pids $P-$n 2>/dev/null | xargs -r kill -9
+		ip netns del $P-$n 2>/dev/null || true
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+for n in a b sw; do ip netns add $P-$n; ip -n $P-$n link set lo up; done
+ip link add h0 netns $P-a type veth peer name swa netns $P-sw
+ip link add h0 netns $P-b type veth peer name swb netns $P-sw
+for n in a b; do ip -n $P-$n link set h0 up; ip netns exec $P-$n ethtool -K h0 tx off tso off >/dev/null; done
+ip -n $P-a addr add 10.77.0.1/24 dev h0; ip -n $P-b addr add 10.77.0.2/24 dev h0
+for i in swa swb; do ip -n $P-sw link set $i up; ip netns exec $P-sw ethtool -K $i tx off tso off >/dev/null; done
+ip netns exec $P-sw "$B/src/daemon/vswitchd" --rundir "$T/r" --statedir "$T/s" --log-level warn "$@" 2>/dev/null &
+C="$B/src/cli/vswitchctl --rundir $T/r"
+for i in $(seq 50); do $C switch list >/dev/null 2>&1 && break; sleep 0.1; done
+$C switch delete vswitch0
+$C switch create b0 --type private >/dev/null
+$C port add b0 a --type netdev --ifname swa >/dev/null
+$C port add b0 b --type netdev --ifname swb >/dev/null
+ip netns exec $P-a ping -c 2 -q 10.77.0.2 >/dev/null
+ip netns exec $P-a ping -c 50 -i 0.01 -q 10.77.0.2 | tail -1 | sed 's/^/ping: /'
+ip netns exec $P-b iperf3 -s -1 -D
+sleep 0.3
+PID=$(ip netns pids $P-sw | head -1)
+read -r -a s0 < /proc/$PID/stat
+F0=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
+[ -n "${PROBE_PERF:-}" ] && perf record -q -e cpu-clock -F 4000 -g -p "$PID" -o "$PROBE_PERF" -- sleep "$D" 2>/dev/null &
+ip netns exec $P-a iperf3 -c 10.77.0.2 -u -l 64 -b 0 -t "$D" -J > "$T/ipf.json"
+wait
+read -r -a s1 < /proc/$PID/stat
+F1=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
+FW=$((F1 - F0)); TICKS=$(( ${s1[13]} + ${s1[14]} - ${s0[13]} - ${s0[14]} ))
+echo "iperf3: $(jq -c '.end.sum | {packets, lost_percent}' "$T/ipf.json")"
+echo "forwarded: $((FW / D)) frames/s; switch CPU: $((TICKS / D))% of a core, $((TICKS * 10000000 / (FW + 1))) ns/frame"
