@@ -14,6 +14,7 @@ the same traffic; guests survive a kill -9 of the switch; a dead or paused
 guest never stalls the others.  Guests run under TCG when there is no KVM.
 """
 import os
+import shlex
 import sys
 import threading
 import time
@@ -85,6 +86,24 @@ def test_two_virtio_vms_on_vhost_user(topo, daemon_factory, guests):
         assert st["rx_packets"] > 0 and st["tx_packets"] > 0 and st["resets"] == 0
     fdb = {e["mac"]: e["port"] for e in d.j("fdb", "show", "sw0")}
     assert fdb[a.macs[0]] == "va" and fdb[b.macs[0]] == "vb"
+
+
+def test_vm_with_the_printed_qemu_arguments(topo, daemon_factory, guests):
+    """What `port show` prints, word for word, plugs a VM in: it gets link
+    and pings the host vNIC.  (Under TCG the printed line has vectors=0.)"""
+    host, d = internal_switch(topo, daemon_factory)
+    d.ctl("port", "add", "sw0", "vq", "--type", "vhost-user")
+    d.ctl("port", "add", "sw0", "sq", "--type", "stream")
+    for port, ip in (("vq", "10.11.0.31/24"), ("sq", "10.11.0.32/24")):
+        args = shlex.split(d.port("sw0", port)["qemu"])
+        if port == "vq":
+            assert "-m" in args and "vectors=0" in " ".join(args) or os.access("/dev/kvm", os.W_OK)
+        g = guests("vm-" + port, args, ip=ip, memory=port != "vq")
+        r = g.wait_for(r"^VST-NIC eth0 .*carrier=1", 120)
+        assert r, g.tail(20)
+        g.wait_ready(120)
+        ping_ok(g, "10.11.0.1")
+        assert d.port("sw0", port)["state"] == "up"
 
 
 def test_legacy_e1000_and_virtio_on_one_switch(topo, daemon_factory, guests):

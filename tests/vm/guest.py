@@ -317,17 +317,20 @@ class Guest:
     wrap      a prefix that exec()s QEMU, e.g. ["ip", "netns", "exec", NS]
               (it must exec, so that the PID started is QEMU's)
     machine, cpu, accel, mem   QEMU settings (accel: see choose_accel())
+    memory    False: add no -m/-object/-numa memory arguments (the caller's
+              nic_args or qemu_args bring them, e.g. what vswitchctl prints)
     """
 
     def __init__(self, name="guest", nic_args=(), ip=None, job=None, cmd=None, end=None,
                  params=None, append="", qemu_args=(), mem=256, outdir=None, logdir=None,
                  log=None, accel=None, machine=None, cpu=None, qmp=False, wrap=(),
-                 build_guest=True):
+                 build_guest=True, memory=True):
         self.name = name
         self.outdir = os.path.abspath(outdir or DEFAULT_OUTDIR)
         self._build_guest = build_guest
         self.nic_args = list(nic_args)
         self.mem = mem
+        self.memory = memory
         self.accel = accel
         self.machine = machine or DEFAULT_MACHINE
         self.cpu = cpu
@@ -417,9 +420,11 @@ class Guest:
         argv = self.wrap + [
             QEMU, "-name", self.name,
             "-machine", self.machine, "-accel", accel,
+        ] + ([
             "-m", "%d" % self.mem,
             "-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % self.mem,
             "-numa", "node,memdev=mem",
+        ] if self.memory else []) + [
             "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-chardev", "stdio,id=con,signal=off",
