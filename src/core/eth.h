@@ -24,6 +24,17 @@ static inline uint64_t eth_addr_to_u64(const uint8_t *a)
 	       ((uint64_t)a[3] << 16) | ((uint64_t)a[4] << 8) | (uint64_t)a[5];
 }
 
+/* The same from a frame, with one unaligned 8-byte load: the two bytes
+ * after the address (the next address, or the EtherType) are read and
+ * shifted out, so the frame must have 8 readable bytes at a (any frame of
+ * at least ETH_HDR_LEN bytes does, for the destination and the source). */
+static inline uint64_t eth_addr_load(const uint8_t *a)
+{
+	uint64_t v;
+	memcpy(&v, a, sizeof(v));
+	return __builtin_bswap64(v) >> 16;
+}
+
 static inline void eth_addr_from_u64(uint64_t v, uint8_t *a)
 {
 	for (int i = 5; i >= 0; i--) {

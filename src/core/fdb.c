@@ -4,34 +4,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-struct fdb_entry {
-	uint64_t key; /* 0: empty slot */
-	uint16_t port;
-	uint16_t pad;
-	uint32_t seen; /* seconds, monotonic */
-};
-
-struct fdb {
-	struct fdb_entry *slots;
-	uint32_t mask;	   /* capacity - 1; capacity is a power of two */
-	uint32_t count;
-	uint32_t max;	   /* max_entries */
-	uint32_t aging;
-	uint64_t k0, k1;   /* hash secret; k1 is odd */
-	uint32_t *port_count;
-	uint32_t *port_limit;
-	uint32_t nports;   /* length of port_count and port_limit */
-	struct fdb_stats st;
-};
+#include "util.h"
 
 #define FDB_MIN_CAP 64u
-
-static inline uint32_t fdb_hash(const struct fdb *t, uint64_t key)
-{
-	/* Multiply-fold with secret keys: one 64x64->128 multiply. */
-	unsigned __int128 m = (unsigned __int128)(key ^ t->k0) * t->k1;
-	return (uint32_t)((uint64_t)m ^ (uint64_t)(m >> 64));
-}
 
 static uint32_t cap_for(uint32_t max_entries)
 {
@@ -76,6 +51,12 @@ void fdb_free(struct fdb *t)
 	free(t);
 }
 
+void fdb_set_secret(struct fdb *t, uint64_t k0, uint64_t k1)
+{
+	t->k0 = k0;
+	t->k1 = k1 | 1;
+}
+
 void fdb_set_aging(struct fdb *t, uint32_t aging_s)
 {
 	t->aging = aging_s;
@@ -113,11 +94,6 @@ void fdb_set_port_limit(struct fdb *t, uint16_t port, uint32_t limit)
 		t->port_limit[port] = limit;
 }
 
-static inline bool expired(const struct fdb *t, const struct fdb_entry *e, uint32_t now)
-{
-	return (uint32_t)(now - e->seen) >= t->aging;
-}
-
 /* Remove slot i and close the gap (backward shift). */
 static void remove_slot(struct fdb *t, uint32_t i)
 {
@@ -129,7 +105,7 @@ static void remove_slot(struct fdb *t, uint32_t i)
 		j = (j + 1) & t->mask;
 		if (s[j].key == 0)
 			break;
-		uint32_t home = fdb_hash(t, s[j].key) & t->mask;
+		uint32_t home = fdb_slot(t, s[j].key);
 		/* Entry j may move to i only if its home is not in (i, j]. */
 		bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
 		if (stays)
@@ -161,9 +137,41 @@ static int grow(struct fdb *t)
 	return 0;
 }
 
+static enum fdb_learn_result learn_slow(struct fdb *t, uint64_t key, uint16_t port,
+					uint32_t now);
+
+__attribute__((noinline)) static int lookup_expired(struct fdb *t, uint32_t i)
+{
+	remove_slot(t, i);
+	t->st.expired++;
+	return FDB_NO_PORT;
+}
+
+
+/* The common case, a station heard again on its port, is a small leaf
+ * function; everything else (new, moved) is out of line. */
 enum fdb_learn_result fdb_learn(struct fdb *t, uint64_t key, uint16_t port, uint32_t now)
 {
-	uint32_t i = fdb_hash(t, key) & t->mask;
+	uint32_t i = fdb_slot(t, key);
+	struct fdb_entry *s = t->slots;
+	while (s[i].key) {
+		if (s[i].key == key) {
+			if (likely(s[i].port == port)) {
+				if (s[i].seen != now)
+					s[i].seen = now;
+				return FDB_REFRESHED;
+			}
+			break;
+		}
+		i = (i + 1) & t->mask;
+	}
+	return learn_slow(t, key, port, now);
+}
+
+__attribute__((noinline)) static enum fdb_learn_result learn_slow(struct fdb *t, uint64_t key,
+								  uint16_t port, uint32_t now)
+{
+	uint32_t i = fdb_slot(t, key);
 	struct fdb_entry *s = t->slots;
 	while (s[i].key) {
 		if (s[i].key == key) {
@@ -206,7 +214,7 @@ enum fdb_learn_result fdb_learn(struct fdb *t, uint64_t key, uint16_t port, uint
 			return FDB_FULL;
 		}
 		s = t->slots;
-		i = fdb_hash(t, key) & t->mask;
+		i = fdb_slot(t, key);
 		while (s[i].key)
 			i = (i + 1) & t->mask;
 	} else if (t->count + 1 > t->mask) {
@@ -225,20 +233,34 @@ enum fdb_learn_result fdb_learn(struct fdb *t, uint64_t key, uint16_t port, uint
 
 int fdb_lookup(struct fdb *t, uint64_t key, uint32_t now)
 {
-	uint32_t i = fdb_hash(t, key) & t->mask;
+	uint32_t i = fdb_slot(t, key);
 	const struct fdb_entry *s = t->slots;
 	while (s[i].key) {
 		if (s[i].key == key) {
-			if (expired(t, &s[i], now)) {
-				remove_slot(t, i);
-				t->st.expired++;
-				return FDB_NO_PORT;
-			}
+			if (unlikely(fdb_entry_expired(t, &s[i], now)))
+				return lookup_expired(t, i);
 			return s[i].port;
 		}
 		i = (i + 1) & t->mask;
 	}
 	return FDB_NO_PORT;
+}
+
+void fdb_set_now(struct fdb *t, uint32_t now)
+{
+	t->now = now;
+}
+
+/* The rare cases of fdb_learn_lookup() (fdb.h), out of line. */
+int fdb_learn_lookup_slow(struct fdb *t, uint64_t src, uint16_t port, uint64_t dst)
+{
+	learn_slow(t, src, port, t->now);
+	return fdb_lookup(t, dst, t->now);
+}
+
+int fdb_lookup_expired(struct fdb *t, uint32_t i)
+{
+	return lookup_expired(t, i);
 }
 
 unsigned fdb_flush(struct fdb *t, int port)
@@ -260,7 +282,7 @@ unsigned fdb_expire(struct fdb *t, uint32_t now)
 {
 	unsigned n = 0;
 	for (uint32_t i = 0; i <= t->mask;) {
-		if (t->slots[i].key && expired(t, &t->slots[i], now)) {
+		if (t->slots[i].key && fdb_entry_expired(t, &t->slots[i], now)) {
 			remove_slot(t, i);
 			n++;
 			continue;
@@ -276,7 +298,7 @@ void fdb_foreach(struct fdb *t, uint32_t now,
 {
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		const struct fdb_entry *e = &t->slots[i];
-		if (e->key && !expired(t, e, now))
+		if (e->key && !fdb_entry_expired(t, e, now))
 			fn(arg, e->key, e->port, now - e->seen);
 	}
 }

@@ -221,7 +221,6 @@ int offload_segment(const struct pkt *p, struct pkt **out, unsigned max_out)
 		memcpy(d, f, hdr);
 		memcpy(d + hdr, f + hdr + off, seglen);
 		s->len = hdr + seglen;
-		s->in_port = p->in_port;
 		uint32_t l4len = l.l4_hlen + seglen;
 		if (v4) {
 			uint8_t *ip = d + l.l3_off;

@@ -75,7 +75,6 @@ static struct pkt *class_get(struct pkt_class *c)
 	c->nfree--;
 	p->refcnt = 1;
 	p->len = 0;
-	p->in_port = 0;
 	memset(&p->off, 0, sizeof(p->off));
 	return p;
 }

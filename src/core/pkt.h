@@ -56,7 +56,6 @@ struct pkt {
 	uint8_t *data; /* first byte of the Ethernet header */
 	uint32_t len;
 	uint16_t refcnt;
-	uint16_t in_port; /* ingress port index within its switch */
 	struct pkt_offload off;
 	uint8_t kind;
 	uint8_t *buf; /* buffer that data points into */

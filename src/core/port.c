@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "offload.h"
+#include "util.h"
 #include "sw.h"
 
 const char *const port_rx_drop_names[RX_DROP_MAX] = {
@@ -119,7 +120,7 @@ static void run_push(struct out_run *r, struct pkt *p)
 
 #define SEG_MAX 128 /* 64 KiB at an MSS of 512 */
 
-void port_output(struct port *p, struct pkt **pkts, unsigned n)
+void port_output(struct port *p, struct pkt **pkts, unsigned n, bool plain)
 {
 	if (p->state != PORT_UP) {
 		for (unsigned i = 0; i < n; i++) {
@@ -128,8 +129,20 @@ void port_output(struct port *p, struct pkt **pkts, unsigned n)
 		}
 		return;
 	}
+	/* Usually no frame needs work the peer cannot do: hand the burst over
+	 * as it is. */
+	unsigned i = plain ? n : 0;
+	for (; i < n; i++) {
+		const struct pkt_offload *o = &pkts[i]->off;
+		if (unlikely(o->gso_type != PKT_GSO_NONE || (o->flags & PKT_OFF_F_NEEDS_CSUM)))
+			break;
+	}
+	if (likely(i == n)) {
+		p->ops->tx_burst(p, pkts, n);
+		return;
+	}
 	struct out_run run = { .port = p };
-	for (unsigned i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		struct pkt *pk = pkts[i];
 		if (pk->off.gso_type != PKT_GSO_NONE) {
 			unsigned need = gso_offload_bit(pk->off.gso_type);

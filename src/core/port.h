@@ -172,7 +172,8 @@ void port_input(struct port *p, struct pkt **pkts, unsigned n);
 void port_set_state(struct port *p, enum port_state s);
 
 /* Core: send a queued burst through the backend, after finishing offloads the
- * port cannot take.  Takes ownership of the packets. */
-void port_output(struct port *p, struct pkt **pkts, unsigned n);
+ * port cannot take.  Takes ownership of the packets.  plain: the caller knows
+ * that no packet carries offload metadata (no scan needed). */
+void port_output(struct port *p, struct pkt **pkts, unsigned n, bool plain);
 
 #endif

@@ -151,9 +151,15 @@ static inline void enqueue(struct sw *sw, struct port *o, struct pkt *p)
 }
 
 /* Checks a frame from `in`; false (and the frame dropped, counted) if it may
- * not be forwarded. */
-static inline bool admit(struct sw *sw, struct port *in, struct pkt *p)
+ * not be forwarded.  span = sw_max_frame(sw) - ETH_MIN_FRAME; *offloads is
+ * set if the frame carries offload metadata. */
+static inline bool admit(struct sw *sw, struct port *in, struct pkt *p, uint32_t span,
+			 bool *offloads)
 {
+	/* One comparison for both ends in the common case. */
+	if (likely(p->len - ETH_MIN_FRAME <= span) && likely(!(p->off.flags | p->off.gso_type)))
+		return true;
+	*offloads = true;
 	if (unlikely(p->len < ETH_MIN_FRAME)) {
 		port_rx_drop(in, RX_DROP_RUNT);
 		return false;
@@ -178,11 +184,6 @@ static inline bool admit(struct sw *sw, struct port *in, struct pkt *p)
 		port_rx_drop(in, RX_DROP_OVERSIZE);
 		return false;
 	}
-	const uint8_t *src = p->data + ETH_ADDR_LEN;
-	if (unlikely(eth_addr_is_multicast(src) || eth_addr_is_zero(src))) {
-		port_rx_drop(in, RX_DROP_BAD_SRC);
-		return false;
-	}
 	return true;
 }
 
@@ -190,26 +191,36 @@ static void input_burst(struct sw *sw, struct port *in, struct pkt **pkts, unsig
 {
 	uint32_t now = mono_seconds();
 	uint16_t vlan = 0; /* untagged until VLANs arrive */
+	struct fdb *fdb = sw->fdb;
+	const uint16_t idx = in->idx;
+	uint64_t bytes = 0;
+	const struct fdb_stats *fs = fdb_get_stats(fdb);
+	uint64_t refused0 = fs->refused_full + fs->refused_port_limit;
+	const uint32_t span = sw_max_frame(sw) - ETH_MIN_FRAME;
+	bool offloads = false;
+
+	fdb_set_now(fdb, now);
 
 	/* Pass 1: check, learn, look up, queue on the outputs. */
 	for (unsigned i = 0; i < n; i++) {
 		struct pkt *p = pkts[i];
-		in->stats.rx_packets++;
-		in->stats.rx_bytes += p->len;
-		if (!admit(sw, in, p)) {
+		bytes += p->len;
+		if (!admit(sw, in, p, span, &offloads)) {
 			pkt_free(p);
 			continue;
 		}
-		p->in_port = in->idx;
-		const uint8_t *dst = p->data;
-		uint64_t src_key = fdb_key(vlan, eth_addr_to_u64(dst + ETH_ADDR_LEN));
-		if (unlikely(fdb_learn(sw->fdb, src_key, in->idx, now) >= FDB_FULL))
-			in->stats.learn_refused++;
-
-		if (!eth_addr_is_multicast(dst)) {
-			int out = fdb_lookup(sw->fdb, fdb_key(vlan, eth_addr_to_u64(dst)), now);
+		uint64_t dst = eth_addr_load(p->data);
+		uint64_t src = eth_addr_load(p->data + ETH_ADDR_LEN);
+		/* A multicast (I/G bit) or all-zero source is no station. */
+		if (unlikely((src & (1ull << 40)) || !src)) {
+			port_rx_drop(in, RX_DROP_BAD_SRC);
+			pkt_free(p);
+			continue;
+		}
+		if (likely(!(dst & (1ull << 40)))) {
+			int out = fdb_learn_lookup(fdb, fdb_key(vlan, src), idx, fdb_key(vlan, dst));
 			if (out >= 0) {
-				if (out == in->idx) {
+				if (unlikely(out == idx)) {
 					/* The station is behind the port the
 					 * frame came from: not ours to send. */
 					in->stats.rx_filtered++;
@@ -219,6 +230,8 @@ static void input_burst(struct sw *sw, struct port *in, struct pkt **pkts, unsig
 				enqueue(sw, sw->ports[out], p);
 				continue;
 			}
+		} else {
+			fdb_learn(fdb, fdb_key(vlan, src), idx, now);
 		}
 		/* Unknown unicast, broadcast, multicast: every port but the
 		 * ingress one, like a hub. */
@@ -233,13 +246,17 @@ static void input_burst(struct sw *sw, struct port *in, struct pkt **pkts, unsig
 		}
 		pkt_free(p);
 	}
+	in->stats.rx_packets += n;
+	in->stats.rx_bytes += bytes;
+	/* One input port per burst: every refusal in it was this port's. */
+	in->stats.learn_refused += fs->refused_full + fs->refused_port_limit - refused0;
 
 	/* Pass 2: each output port gets its run at once. */
 	for (unsigned i = 0; i < sw->ndirty; i++) {
 		struct port *o = sw->dirty[i];
 		unsigned k = o->txq_n;
 		o->txq_n = 0;
-		port_output(o, o->txq, k);
+		port_output(o, o->txq, k, !offloads);
 	}
 	sw->ndirty = 0;
 }
