@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Ports come and go by the thousand: their buffers (over 64 KiB) are
+	 * always mapped and unmapped, never left in the heap, which glibc's
+	 * adaptive threshold would do after the first free. */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
 	sigemptyset(&mask);

@@ -30,8 +30,11 @@
 #include "log.h"
 #include "loop.h"
 
-#define STREAM_RXBUF (256 * 1024)
-#define STREAM_TXBUF (512 * 1024)
+/* Per peer: one read takes up to RXBUF (many frames; at least one of the
+ * largest, 65,539 bytes with its length); TXBUF bounds what a slow peer may
+ * have queued before its frames are dropped. */
+#define STREAM_RXBUF (128 * 1024)
+#define STREAM_TXBUF (256 * 1024)
 
 enum stream_mode { STREAM_LISTEN, STREAM_CONNECT, STREAM_ACCEPTED };
 
