@@ -154,7 +154,14 @@ class Topo:
 
 
 SANITIZER_PATTERNS = re.compile(
-    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehavior")
+    r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehavior"
+    # valgrind (tests/valgrind.sh): leaks, bad accesses, uninitialised values
+    r"|are (definitely|indirectly) lost|Invalid (read|write|free)"
+    r"|uninitialised value|Conditional jump or move depends")
+
+# A command to run vswitchd under, e.g. valgrind (tests/valgrind.sh); "{log}"
+# in it becomes the daemon's log path.
+DAEMON_WRAP = os.environ.get("VSWITCH_DAEMON_WRAP", "").split()
 
 
 class Daemon:
@@ -178,14 +185,16 @@ class Daemon:
         self.logs.append(self.log)
         env = dict(self.env)
         env.update(extra_env or {})
+        wrap = [w.replace("{log}", self.log) for w in DAEMON_WRAP]
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, VSWITCHD, "--rundir", self.rundir, "--statedir",
-             self.statedir, "--log-level", "debug"],
+            ["ip", "netns", "exec", self.ns] + wrap + [
+                VSWITCHD, "--rundir", self.rundir, "--statedir", self.statedir,
+                "--log-level", "debug"],
             stdout=logf, stderr=subprocess.STDOUT, env=env)
         self.topo.procs.append(self.proc)
         logf.close()
         if wait:
-            wait_until(self.ready, timeout=15, what="vswitchd to answer")
+            wait_until(self.ready, timeout=60 if DAEMON_WRAP else 15, what="vswitchd to answer")
         return self
 
     def ready(self):
@@ -210,11 +219,14 @@ class Daemon:
         self.proc.wait()
 
     def read_log(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        text = ""
+        for path in (self.log, self.log + ".vg"):
+            try:
+                with open(path) as f:
+                    text += f.read()
+            except FileNotFoundError:
+                pass
+        return text
 
     def assert_clean_log(self):
         m = SANITIZER_PATTERNS.search(self.read_log())
