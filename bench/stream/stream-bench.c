@@ -2,19 +2,21 @@
  * switch's plug.sock, each one port, sending 64-byte (or --size) frames.
  *
  *   stream-bench --sock RUNDIR/SW/plug.sock [--ports N] [--size B]
- *                [--duration S] [--single] [--pid PID]
+ *                [--duration S] [--single] [--pid PID] [--rate FPS]
  *
  * Pattern: client i sends to client (i+1) mod N (unicast: every client
  * announces its MAC first, so the switch learns them all).  With two
  * ports, client 0 only sends and client 1 only receives.  --single writes
  * one frame per write() as QEMU does; otherwise batches of 64 frames per
- * write.  Prints one RESULT line: frames received per second, and with
+ * write.  --rate caps each sender's frames per second (soak runs below
+ * capacity).  Prints one RESULT line: frames received per second, and with
  * --pid the switch's CPU (% of a core, and ns per frame) over the window.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +98,11 @@ static void drain(struct client *c)
 				     (uint32_t)c->rx[pos + 2] << 8 | c->rx[pos + 3];
 			if (c->rx_len - pos - 4 < l)
 				break;
+			/* Only this tool's frames (source 02:5b:...) count: on a
+			 * shared switch other stations' broadcasts arrive too. */
+			if (l >= 12 && c->rx[pos + 10] == 0x02 && c->rx[pos + 11] == 0x5b)
+				c->rx_frames++;
 			pos += 4 + l;
-			c->rx_frames++;
 		}
 		memmove(c->rx, c->rx + pos, c->rx_len - pos);
 		c->rx_len -= pos;
@@ -108,12 +113,13 @@ int main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	unsigned nports = 2, size = 64, single = 0;
-	double duration = 5;
+	double duration = 5, rate = 0;
 	int pid = 0;
 	static const struct option opts[] = {
 		{ "sock", required_argument, NULL, 's' },   { "ports", required_argument, NULL, 'n' },
 		{ "size", required_argument, NULL, 'z' },   { "duration", required_argument, NULL, 'd' },
 		{ "single", no_argument, NULL, '1' },	    { "pid", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ 0 },
 	};
 	int o;
@@ -125,6 +131,7 @@ int main(int argc, char **argv)
 		case 'd': duration = atof(optarg); break;
 		case '1': single = 1; break;
 		case 'p': pid = atoi(optarg); break;
+		case 'r': rate = atof(optarg); break;
 		default: return 2;
 		}
 	}
@@ -177,7 +184,9 @@ int main(int argc, char **argv)
 	double start = now(), end = start + duration;
 	struct pollfd *pf = calloc(nports, sizeof(*pf));
 	while (now() < end) {
-		for (unsigned i = 0; i < senders; i++) {
+		/* Paced: no sender gets ahead of rate * elapsed. */
+		bool ahead = rate > 0 && (double)c[0].tx_frames >= rate * (now() - start);
+		for (unsigned i = 0; i < senders && !ahead; i++) {
 			ssize_t w = write(c[i].fd, batch[i], blen);
 			if (w > 0)
 				c[i].tx_frames += (size_t)w / (4 + size); /* partial frames: see below */
@@ -193,7 +202,7 @@ int main(int argc, char **argv)
 		}
 		for (unsigned i = 0; i < nports; i++)
 			pf[i] = (struct pollfd){ .fd = c[i].fd, .events = POLLIN };
-		if (poll(pf, nports, 0) > 0)
+		if (poll(pf, nports, ahead ? 1 : 0) > 0)
 			for (unsigned i = 0; i < nports; i++)
 				if (pf[i].revents & POLLIN)
 					drain(&c[i]);
@@ -211,7 +220,7 @@ int main(int argc, char **argv)
 	printf("RESULT ports=%u size=%u mode=%s tx_fps=%.0f rx_fps=%.0f loss_pct=%.2f "
 	       "switch_cpu_pct=%.1f switch_ns_per_frame=%.0f\n",
 	       nports, size, single ? "single" : "batch", tx / t, rx / t,
-	       tx ? 100.0 * (double)(tx - rx) / (double)tx : 0.0, pid ? 100 * cpu / t : 0.0,
+	       tx ? 100.0 * ((double)tx - (double)rx) / (double)tx : 0.0, pid ? 100 * cpu / t : 0.0,
 	       rx && pid ? cpu * 1e9 / (double)rx : 0.0);
 	return 0;
 }

@@ -173,7 +173,10 @@ static void build_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint
 static void on_rx(void *arg, const struct vnet_hdr_mrg *h, const uint8_t *fr, uint32_t len)
 {
 	struct peer_port *p = arg;
-	if (len >= 14 && fr[12] == (ANNOUNCE_TYPE >> 8) && fr[13] == (ANNOUNCE_TYPE & 0xff)) {
+	/* Announcements, and other stations' broadcasts and multicasts on a
+	 * shared switch, are not this flow's frames. */
+	if (len >= 14 && ((fr[12] == (ANNOUNCE_TYPE >> 8) && fr[13] == (ANNOUNCE_TYPE & 0xff)) ||
+			  (fr[0] & 1))) {
 		p->other++;
 		return;
 	}
