@@ -179,3 +179,39 @@ def test_failure_at_any_step_rolls_back(topo, daemon_factory, point):
     assert d.config() == listed
     assert json.load(open(d.state_file())) == state_before
     topo.ping(host, SERVER)
+
+
+def test_uplink_vanishes_and_returns(topo, daemon_factory):
+    """The physical NIC disappears (unplugged, driver reloaded) and comes
+    back: the uplink port goes down, the host keeps its addresses on the
+    vNIC and keeps talking to the VMs, and the NIC is re-attached by itself
+    (and taken off the host's stack again) when it is back."""
+    lan, host = make_lan(topo, with_dhcp=False)
+    d = daemon_factory(host)
+    d.ctl("switch", "create", "ext0", "--type", "external", "--uplink", "eth1", "--yes")
+    vm1 = topo.vm("vm1", host, "vm1p", "192.168.50.11/24")
+    topo.run(vm1, ["ip", "route", "add", "default", "via", "192.168.50.1"])
+    d.ctl("port", "add", "ext0", "vm1", "--type", "netdev", "--ifname", "vm1p")
+    topo.ping_until(host, SERVER)
+    mac = topo.ip_json(host, "link", "dev", "eth1")[0]["address"]
+    lan_mac = topo.ip_json(lan, "link", "dev", "lan0")[0]["address"]
+
+    topo.run(host, ["ip", "link", "del", "eth1"])
+    wait_until(lambda: d.port("ext0", "uplink")["state"] == "down", timeout=5)
+    assert "192.168.50.2/24" in topo.addrs(host, "ext0")
+    topo.ping(vm1, "192.168.50.2", count=2)  # the switch serves the others
+    assert not topo.ping(host, SERVER, check=False)
+
+    topo.veth(lan, "lan0", host, "eth1")
+    topo.run(host, ["ip", "link", "set", "eth1", "address", mac])
+    topo.run(lan, ["ip", "link", "set", "lan0", "address", lan_mac])  # the LAN is the same
+    topo.addr(lan, "lan0", "192.168.50.1/24")
+    wait_until(lambda: d.port("ext0", "uplink")["state"] == "up", timeout=5)
+    topo.ping_until(host, SERVER)
+    topo.ping_until(vm1, SERVER)
+    assert topo.addrs(host, "eth1") == []
+    assert topo.run(host, ["cat", "/proc/sys/net/ipv4/conf/eth1/arp_ignore"]).stdout.strip() == "8"
+    # And deleting the switch still gives the NIC its configuration back.
+    d.ctl("switch", "delete", "ext0")
+    assert "192.168.50.2/24" in topo.addrs(host, "eth1")
+    topo.ping_until(host, SERVER)
