@@ -37,9 +37,13 @@ sleep 0.3
 PID=$(ip netns pids $P-sw | head -1)
 read -r -a s0 < /proc/$PID/stat
 F0=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
-[ -n "${PROBE_PERF:-}" ] && perf record -q -e cpu-clock -F 4000 -g -p "$PID" -o "$PROBE_PERF" -- sleep "$D" 2>/dev/null &
+PERF=""
+if [ -n "${PROBE_PERF:-}" ]; then
+	perf record -q -e cpu-clock -F 4000 -g -p "$PID" -o "$PROBE_PERF" -- sleep "$D" 2>/dev/null &
+	PERF=$!
+fi
 ip netns exec $P-a iperf3 -c 10.77.0.2 -u -l 64 -b 0 -t "$D" -J > "$T/ipf.json"
-wait
+[ -z "$PERF" ] || wait "$PERF" # not a bare wait: vswitchd is a job of this shell too
 read -r -a s1 < /proc/$PID/stat
 F1=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
 FW=$((F1 - F0)); TICKS=$(( ${s1[13]} + ${s1[14]} - ${s0[13]} - ${s0[14]} ))
