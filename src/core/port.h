@@ -40,6 +40,8 @@ enum port_rx_drop {
 	RX_DROP_BAD_SRC,   /* multicast or all-zero source MAC */
 	RX_DROP_MALFORMED, /* bad offload metadata or framing */
 	RX_DROP_NOBUF,	   /* packet pool empty */
+	RX_DROP_OVERRUN,   /* lost before the switch read them: a kernel queue
+			    * or ring was full (the switch was too slow) */
 	RX_DROP_MAX
 };
 

@@ -3,8 +3,18 @@
  * One SOCK_RAW socket per interface, bound to it, in promiscuous mode, with
  * PACKET_VNET_HDR so that checksum-offload and TSO frames travel with their
  * metadata instead of being segmented, and PACKET_IGNORE_OUTGOING so that we
- * do not hear our own transmissions.  Receive and transmit are batched:
- * recvmmsg() and sendmmsg(), one system call per burst.
+ * do not hear our own transmissions.
+ *
+ * Receive: a TPACKET_V2 ring shared with the kernel (no system call per
+ * frame or per burst: the kernel copies each frame into a slot and flags it;
+ * we copy it out and hand the slot back).  V2 rather than V3: V2 flags every
+ * frame at once, V3 only whole blocks, which costs a block timeout of latency
+ * at low rates.  A frame bigger than a slot (a 64 KiB segmentation-offload
+ * frame) is flagged TP_STATUS_COPY and waits whole on the socket's queue
+ * (PACKET_COPY_THRESH), where recvmsg() takes it.  Frames the kernel drops
+ * because the ring or the queue was full are counted from
+ * PACKET_STATISTICS as rx_drop_overrun.  Transmit: sendmmsg(), one system
+ * call per burst.
  *
  * The kernel strips VLAN tags into metadata on receive (auxdata); they are put
  * back in the frame so the switch sees the frame as it was on the wire.
@@ -21,6 +31,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,17 +41,27 @@
 #include "rxbuf.h"
 #include "vnet.h"
 
+/* The receive ring: 16 blocks of 32 slots of 2 KiB (1 MiB per port).  A
+ * slot holds its header, the vnet header and a frame of up to ~1,950 bytes:
+ * every frame of a 1500-byte MTU, VLAN tag included. */
+#define RING_FRAME 2048u
+#define RING_BLOCK (64u * 1024u)
+#define RING_BLOCKS 16u
+#define RING_FRAMES (RING_BLOCKS * (RING_BLOCK / RING_FRAME))
+
 struct afp_priv {
 	int fd;
 	int ifindex;
 	struct loop_watch w;
 	struct ratelimit rl;
 	bool lost_logged;
+	uint8_t *ring;
+	unsigned head; /* the next slot to look at */
 };
 
 static void afp_rx(void *arg, uint32_t events);
 
-static int afp_socket(const char *ifname, int *ifindex_out)
+static int afp_socket(const char *ifname, int *ifindex_out, uint8_t **ring_out)
 {
 	int ifindex = (int)if_nametoindex(ifname);
 	if (!ifindex)
@@ -49,10 +70,23 @@ static int afp_socket(const char *ifname, int *ifindex_out)
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	int one = 1, bufsz = 4 << 20;
+	int one = 1, bufsz = 4 << 20, v2 = TPACKET_V2;
+	struct tpacket_req req = {
+		.tp_block_size = RING_BLOCK,
+		.tp_block_nr = RING_BLOCKS,
+		.tp_frame_size = RING_FRAME,
+		.tp_frame_nr = RING_FRAMES,
+	};
 	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v2, sizeof(v2)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
+		goto err;
+	void *ring = mmap(NULL, (size_t)RING_BLOCK * RING_BLOCKS, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  fd, 0);
+	if (ring == MAP_FAILED)
 		goto err;
 	/* Bigger socket buffers absorb bursts; best effort. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz));
@@ -65,14 +99,20 @@ static int afp_socket(const char *ifname, int *ifindex_out)
 		.sll_ifindex = ifindex,
 	};
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		goto err;
+		goto err_unmap;
 	struct packet_mreq mr = { .mr_ifindex = ifindex, .mr_type = PACKET_MR_PROMISC };
 	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
-		goto err;
+		goto err_unmap;
 	*ifindex_out = ifindex;
+	*ring_out = ring;
 	return fd;
-err:;
+err_unmap:;
 	int r = -errno;
+	munmap(ring, (size_t)RING_BLOCK * RING_BLOCKS);
+	close(fd);
+	return r;
+err:
+	r = -errno;
 	close(fd);
 	return r;
 }
@@ -81,28 +121,46 @@ static int afp_attach(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
 	int ifindex = 0;
-	int fd = afp_socket(p->ifname, &ifindex);
+	uint8_t *ring = NULL;
+	int fd = afp_socket(p->ifname, &ifindex, &ring);
 	if (fd < 0)
 		return fd;
 	int r = loop_watch_add(p->loop, &a->w, fd, EPOLLIN, afp_rx, p);
 	if (r < 0) {
+		munmap(ring, (size_t)RING_BLOCK * RING_BLOCKS);
 		close(fd);
 		return r;
 	}
 	a->fd = fd;
+	a->ring = ring;
+	a->head = 0;
 	a->ifindex = ifindex;
 	a->lost_logged = false;
 	port_set_state(p, PORT_UP);
 	return 0;
 }
 
+/* Frames the kernel dropped for us (ring or queue full): the counter
+ * resets when read, so it is added up here. */
+static void afp_count_overruns(struct port *p)
+{
+	struct afp_priv *a = port_priv(p);
+	struct tpacket_stats st;
+	socklen_t l = sizeof(st);
+	if (a->fd >= 0 && getsockopt(a->fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) == 0)
+		p->stats.rx_drop[RX_DROP_OVERRUN] += st.tp_drops;
+}
+
 static void afp_detach(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
 	if (loop_watch_active(&a->w)) {
+		afp_count_overruns(p);
 		loop_watch_del(p->loop, &a->w);
+		munmap(a->ring, (size_t)RING_BLOCK * RING_BLOCKS);
 		close(a->fd);
 	}
+	a->ring = NULL;
 	a->fd = -1;
 }
 
@@ -140,8 +198,10 @@ static void afp_lost(struct port *p, int err)
 static void afp_tick(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
-	if (a->fd >= 0)
+	if (a->fd >= 0) {
+		afp_count_overruns(p);
 		return;
+	}
 	int r = afp_attach(p);
 	if (r == 0)
 		log_info("port %s: interface %s is back", p->name, p->ifname);
@@ -151,16 +211,16 @@ static void afp_tick(struct port *p)
 }
 
 /* Put a VLAN tag the kernel took out of the frame back in. */
-static int reinsert_vlan(struct pkt *k, const struct tpacket_auxdata *aux)
+static int reinsert_vlan(struct pkt *k, uint32_t status, uint16_t tci, uint16_t tpid)
 {
 	if (pkt_headroom(k) < ETH_VLAN_LEN || k->len < 12)
 		return -1;
-	uint16_t tpid = (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux->tp_vlan_tpid
-								      : ETH_TYPE_VLAN;
+	if (!(status & TP_STATUS_VLAN_TPID_VALID))
+		tpid = ETH_TYPE_VLAN;
 	k->data -= ETH_VLAN_LEN;
 	memmove(k->data, k->data + ETH_VLAN_LEN, 12);
 	eth_put_be16(k->data + 12, tpid);
-	eth_put_be16(k->data + 14, aux->tp_vlan_tci);
+	eth_put_be16(k->data + 14, tci);
 	k->len += ETH_VLAN_LEN;
 	if (k->off.flags & PKT_OFF_F_NEEDS_CSUM)
 		k->off.csum_start += ETH_VLAN_LEN;
@@ -169,19 +229,96 @@ static int reinsert_vlan(struct pkt *k, const struct tpacket_auxdata *aux)
 	return 0;
 }
 
+/* A frame too big for a ring slot, whole from the socket's queue (the
+ * kernel queues it in ring order: we take it when we meet its slot). */
+static struct pkt *afp_recv_queued(struct port *p, unsigned slot)
+{
+	struct afp_priv *a = port_priv(p);
+	struct virtio_net_hdr vh;
+	struct iovec iov[3] = { { &vh, VNET_HDR_LEN } };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} cbuf;
+	struct pkt *k = rxbuf_prepare(slot, &iov[1]);
+	if (!k) {
+		port_rx_drop(p, RX_DROP_NOBUF);
+		return NULL;
+	}
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3, .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
+	ssize_t r = recvmsg(a->fd, &mh, MSG_DONTWAIT);
+	if (r < (ssize_t)VNET_HDR_LEN || (mh.msg_flags & MSG_TRUNC)) {
+		pkt_free(k);
+		if (r >= 0)
+			port_rx_drop(p, (mh.msg_flags & MSG_TRUNC) ? RX_DROP_OVERSIZE
+								  : RX_DROP_MALFORMED);
+		/* r < 0: the copy was not queued (queue full): an overrun the
+		 * kernel counts. */
+		return NULL;
+	}
+	vnet_to_off(&vh, &k->off);
+	struct pkt *pk = rxbuf_finish(k, slot, (size_t)r - VNET_HDR_LEN);
+	if (!pk) {
+		port_rx_drop(p, RX_DROP_OVERSIZE);
+		return NULL;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
+			continue;
+		struct tpacket_auxdata aux;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if ((aux.tp_status & TP_STATUS_VLAN_VALID) &&
+		    reinsert_vlan(pk, aux.tp_status, aux.tp_vlan_tci, aux.tp_vlan_tpid) < 0) {
+			pkt_free(pk);
+			port_rx_drop(p, RX_DROP_MALFORMED);
+			return NULL;
+		}
+		break;
+	}
+	return pk;
+}
+
+/* One frame out of the slot `h` (the slot stays ours until the caller hands
+ * it back). */
+static struct pkt *afp_from_slot(struct port *p, struct tpacket2_hdr *h, uint32_t status,
+				 unsigned slot)
+{
+	if (status & TP_STATUS_COPY)
+		return afp_recv_queued(p, slot);
+	uint32_t len = h->tp_snaplen;
+	uint16_t mac = h->tp_mac;
+	if (len < h->tp_len || mac < VNET_HDR_LEN || (uint32_t)mac + len > RING_FRAME) {
+		/* Cut short and no whole copy queued: the queue was full. */
+		port_rx_drop(p, RX_DROP_OVERRUN);
+		return NULL;
+	}
+	struct pkt *k = pkt_alloc(len);
+	if (!k) {
+		port_rx_drop(p, RX_DROP_NOBUF);
+		return NULL;
+	}
+	const uint8_t *frame = (const uint8_t *)h + mac;
+	struct virtio_net_hdr vh;
+	memcpy(&vh, frame - VNET_HDR_LEN, VNET_HDR_LEN);
+	vnet_to_off(&vh, &k->off);
+	memcpy(k->data, frame, len);
+	k->len = len;
+	if ((status & TP_STATUS_VLAN_VALID) &&
+	    reinsert_vlan(k, status, h->tp_vlan_tci, h->tp_vlan_tpid) < 0) {
+		pkt_free(k);
+		port_rx_drop(p, RX_DROP_MALFORMED);
+		return NULL;
+	}
+	return k;
+}
+
 static void afp_rx(void *arg, uint32_t events)
 {
 	struct port *p = arg;
 	struct afp_priv *a = port_priv(p);
-	struct mmsghdr msg[PKT_BURST];
-	struct iovec iov[PKT_BURST][3];
-	struct virtio_net_hdr vh[PKT_BURST];
 	struct pkt *k[PKT_BURST];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-	} cbuf[PKT_BURST];
-	unsigned n;
+	unsigned n = 0;
 
 	if (events & EPOLLERR) {
 		int err = 0;
@@ -192,68 +329,21 @@ static void afp_rx(void *arg, uint32_t events)
 			return;
 		}
 	}
-	for (n = 0; n < PKT_BURST; n++) {
-		iov[n][0] = (struct iovec){ &vh[n], VNET_HDR_LEN };
-		k[n] = rxbuf_prepare(n, &iov[n][1]);
-		if (!k[n])
+	/* Up to a burst from the ring; epoll (level-triggered on the ring)
+	 * brings us back for the rest after the other ports had their turn. */
+	for (unsigned i = 0; i < PKT_BURST; i++) {
+		struct tpacket2_hdr *h = (struct tpacket2_hdr *)(a->ring + (size_t)a->head * RING_FRAME);
+		uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+		if (!(status & TP_STATUS_USER))
 			break;
-		msg[n].msg_hdr = (struct msghdr){
-			.msg_iov = iov[n],
-			.msg_iovlen = 3,
-			.msg_control = cbuf[n].buf,
-			.msg_controllen = sizeof(cbuf[n].buf),
-		};
-	}
-	if (n == 0) {
-		port_rx_drop(p, RX_DROP_NOBUF);
-		return;
-	}
-	int r = recvmmsg(a->fd, msg, n, MSG_DONTWAIT, NULL);
-	if (r < 0) {
-		int err = errno;
-		pkt_free_burst(k, n);
-		if (err == ENETDOWN || err == ENXIO || err == ENODEV)
-			afp_lost(p, err);
-		else if (err != EAGAIN && err != EINTR)
-			log_warn_rl(&a->rl, "port %s: recvmmsg: %s", p->name, strerror(err));
-		return;
-	}
-	unsigned got = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (i >= (unsigned)r) {
-			pkt_free(k[i]);
-			continue;
-		}
-		size_t len = msg[i].msg_len;
-		if (len < VNET_HDR_LEN || (msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-			pkt_free(k[i]);
-			port_rx_drop(p, len < VNET_HDR_LEN ? RX_DROP_MALFORMED : RX_DROP_OVERSIZE);
-			continue;
-		}
-		vnet_to_off(&vh[i], &k[i]->off);
-		struct pkt *pk = rxbuf_finish(k[i], i, len - VNET_HDR_LEN);
-		if (!pk) {
-			port_rx_drop(p, RX_DROP_NOBUF);
-			continue;
-		}
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg[i].msg_hdr); c;
-		     c = CMSG_NXTHDR(&msg[i].msg_hdr, c)) {
-			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
-				continue;
-			struct tpacket_auxdata aux;
-			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
-			if ((aux.tp_status & TP_STATUS_VLAN_VALID) && reinsert_vlan(pk, &aux) < 0) {
-				pkt_free(pk);
-				pk = NULL;
-				port_rx_drop(p, RX_DROP_MALFORMED);
-			}
-			break;
-		}
+		struct pkt *pk = afp_from_slot(p, h, status, n);
+		__atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		a->head = (a->head + 1) % RING_FRAMES;
 		if (pk)
-			k[got++] = pk;
+			k[n++] = pk;
 	}
-	if (got)
-		port_input(p, k, got);
+	if (n)
+		port_input(p, k, n);
 }
 
 static void afp_tx_burst(struct port *p, struct pkt **pkts, unsigned n)

@@ -9,7 +9,7 @@
 """
 import os
 
-from frames import BCAST, StreamClient, eth
+from frames import BCAST, StreamClient, eth, mac_bytes
 from lib import wait_until
 
 
@@ -87,3 +87,60 @@ def test_subnets_need_a_router(topo, daemon_factory):
     d.ctl("port", "add", "p0", "r1", "--type", "netdev", "--ifname", "r1p")
     topo.ping_until(vm1, "10.2.0.14")
     topo.ping(vm4, "10.1.0.11", count=3)
+
+
+
+def test_vlan_tagged_frames_cross_netdev_ports(topo, daemon_factory):
+    """A tagged frame keeps its tag and every byte through a netdev port, both
+    ways. The kernel hands an AF_PACKET reader the tag apart from the frame
+    (the switch puts it back) and takes a tagged frame whole on send.
+
+        vm1: eth0 == vm1p --+-- p0 --+-- stream client "s"
+    """
+    import subprocess
+    import struct
+    rawframe = os.path.join(os.path.dirname(__file__), "..", "rawframe.py")
+    host = topo.ns("host")
+    d = daemon_factory(host)
+    d.ctl("switch", "create", "p0", "--type", "private")
+    vm = topo.vm("vm1", host, "vm1p")
+    d.ctl("port", "add", "p0", "vm1", "--type", "netdev", "--ifname", "vm1p")
+    d.ctl("port", "add", "p0", "s", "--type", "stream")
+    c = StreamClient.connect_when_ready(d.port("p0", "s")["socket"])
+    wait_until(lambda: d.port("p0", "vm1")["state"] == "up" and d.port("p0", "s")["state"] == "up")
+    vm_mac = topo.ip_json(vm, "link", "eth0")[0]["address"]
+    s_mac = "02:00:00:00:05:01"
+
+    def tagged(dst, src, vid, pcp, size, marker):
+        tci = (pcp << 13) | vid
+        body = marker + bytes(range(256)) * (size // 256 + 1)
+        f = mac_bytes(dst) + mac_bytes(src) + struct.pack("!HHH", 0x8100, tci, 0x88B5)
+        return f + body[:size - len(f)]
+
+    # Guest (vm1) to switch: a short and a full-size tagged frame. The first
+    # is broadcast so it floods; it also teaches the switch where vm1 is.
+    out = [tagged(BCAST, vm_mac, 100, 5, 64, b"vlan-out-1"),
+           tagged(s_mac, vm_mac, 4094, 0, 1518, b"vlan-out-2")]
+    topo.run(vm, ["/usr/bin/python3", rawframe, "send", "eth0"] + [f.hex() for f in out])
+    got = [c.recv_match(lambda f, m=f[18:28]: m in f) for f in out]
+    assert got == out, "tagged frames from a netdev port arrive changed"
+
+    # Switch to guest: the stream client answers with tagged frames to vm1.
+    cap = topo.popen(vm, ["/usr/bin/python3", rawframe, "recv", "eth0", "10", "10"],
+                     stdout=subprocess.PIPE, text=True)
+    assert cap.stdout.readline().strip() == "ready"
+    back = [tagged(vm_mac, s_mac, 100, 5, 64, b"vlan-in--1"),
+            tagged(vm_mac, s_mac, 7, 3, 1518, b"vlan-in--2")]
+    for f in back:
+        c.send(f)
+    seen = []
+    for line in cap.stdout:
+        f = bytes.fromhex(line.strip())
+        if b"vlan-in-" in f:
+            seen.append(f)
+        if len(seen) == len(back):
+            break
+    cap.kill()
+    assert seen == back, "tagged frames sent to a netdev port arrive changed"
+    st = d.stats("p0", "vm1")
+    assert st["rx_packets"] >= 2 and st["tx_packets"] >= 2
