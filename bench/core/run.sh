@@ -4,6 +4,7 @@
 # ports.  Deterministic: the same binary and CORE_COST_SEED (the MAC table's
 # hash keys, default 1) give the same counts whatever the machine does.
 #   bench/core/run.sh [BUILD_DIR]   (default build-bench)
+# CORE_MACS, CORE_PORTS: the table sizes and port counts to measure.
 set -eu
 B=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build-bench}
 ninja -C "$B" bench/core/core-cost >/dev/null
@@ -22,5 +23,7 @@ cost() { # MODE N -> instructions per frame in sw_input and its callees
 		"$(echo "scale=2; ($ir - ${be:-0}) / $frames" | bc)" "$(echo "scale=2; $ir / $frames" | bc)" \
 		"$(echo "$out" | cut -d' ' -f3-)"
 }
-for m in 1000 10000 100000 1000000; do cost unicast $m; done
-for p in 2 8 32 128 1024; do cost flood $p; done
+MACS=${CORE_MACS:-1000 10000 100000 1000000}
+PORTS=${CORE_PORTS:-2 8 32 128 1024}
+for m in $MACS; do cost unicast $m; done
+for p in $PORTS; do cost flood $p; done

@@ -1,0 +1,155 @@
+#!/bin/bash
+# Every benchmark figure in one command; writes bench/RESULTS.md with each
+# figure next to its peers' from the same run, the command that measured it,
+# and the machine.  Installs what it needs (scripts/deps.sh bench).
+#
+#   sudo bench/run.sh                 the full run (about 40 minutes)
+#   sudo bench/run.sh --quick         smoke run: every section, seconds each,
+#                                     our switch and one peer; figures are not
+#                                     meaningful (CI runs this)
+#   options: --out FILE (default bench/RESULTS.md), --only LIST (comma list
+#            of: idle,veth,vhost,stream,core), --runs N (veth runs, default 3)
+#
+# Peer harnesses come from ../shared/bench (VSWITCH_PEER_BENCH to change):
+# veth/bench.sh (Linux bridge, vde_switch, Open vSwitch AF_PACKET and AF_XDP,
+# bare veth) and vhost/vhost-bench.sh (DPDK testpmd, Open vSwitch with DPDK).
+# Each measurement takes /tmp/vswitch-bench.lock, so benchmarks on a shared
+# machine take turns.  Everything runs in namespaces the harnesses create.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PEER=${VSWITCH_PEER_BENCH:-$ROOT/../shared/bench}
+OUT=$ROOT/bench/RESULTS.md
+QUICK=0 ONLY=idle,veth,vhost,stream,core RUNS=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--out) OUT=$2; shift ;;
+	--only) ONLY=$2; shift ;;
+	--runs) RUNS=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--out FILE] [--only LIST] [--runs N]" >&2; exit 2 ;;
+	esac
+	shift
+done
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root (namespaces, veths)" >&2; exit 1; }
+[ -x "$PEER/veth/bench.sh" ] || { echo "bench/run.sh: no peer harness at $PEER" >&2; exit 1; }
+
+"$ROOT/scripts/deps.sh" bench
+B=${VSWITCH_BENCH_BUILD:-$ROOT/build-bench}
+[ -f "$B/build.ninja" ] || meson setup "$B" "$ROOT" -Dbuildtype=release -Dtests=false >/dev/null
+ninja -C "$B" >/dev/null
+export VSWITCH_BENCH_BUILD=$B
+
+W=$(mktemp -d /tmp/vsbench.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+log() { echo "bench: $*" >&2; }
+if [ $QUICK = 1 ]; then
+	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--trials 1 --duration 1 --warmup 1 --sizes 64"
+	KINDS_OFF="bridge custom" KINDS_ON="custom"
+	export CORE_MACS=1000 CORE_PORTS=2
+	# No waiting for a quiet machine: the figures do not count.
+	export CB_MAX_BG=0
+	VH="$VH --retries 0"
+else
+	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--trials 3 --sizes 64,1518"
+	KINDS_OFF="none bridge vde ovs ovs-afxdp custom" KINDS_ON="none bridge custom"
+fi
+printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
+
+# --- the machine ---------------------------------------------------------
+{
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "cpu=$(awk -F: '/^model name/ {sub(/^ +/, "", $2); print $2; exit}' /proc/cpuinfo)"
+	echo "cores=$(nproc)"
+	echo "mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+	echo "kernel=$(uname -r)"
+	echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
+	echo "commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "packages=$(dpkg-query -W -f='${Package} ${Version}, ' iperf3 vde2 openvswitch-switch \
+		openvswitch-switch-dpdk dpdk 2>/dev/null | sed 's/, $//')"
+} >"$W/machine"
+
+# --- idle: CPU with ports attached and no traffic --------------------------
+idle() { # LABEL [vswitchd options]: CPU % of one core over $IDLE seconds
+	local label=$1 r pid t0 t1; shift
+	r=$(mktemp -d "$W/idle.XXXX")
+	unshare -n "$B/src/daemon/vswitchd" --rundir "$r/run" --statedir "$r/state" \
+		--log-level warn "$@" 2>"$r/log" &
+	pid=$!
+	local C="$B/src/cli/vswitchctl --rundir $r/run" i=0
+	until $C switch list >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ]; sleep 0.05; done
+	$C port add vswitch0 vm1 --type vhost-user >/dev/null
+	$C port add vswitch0 vm2 --type stream >/dev/null
+	$C port add vswitch0 vm3 --type dgram >/dev/null
+	sleep 1
+	t0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+	sleep "$IDLE"
+	t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+	kill "$pid"; wait "$pid" || true
+	echo "$label $(echo "scale=2; ($t1 - $t0) * 100 / $(getconf CLK_TCK) / $IDLE" | bc)" >>"$W/idle"
+}
+if want idle; then
+	log "idle CPU ($IDLE s each)"
+	idle default
+	idle busy-poll --busy-poll
+fi
+
+# --- kernel ports: two namespace hosts through the switch (veth) ----------
+if want veth; then
+	VB=$PEER/veth/bench.sh
+	for r in $(seq "$RUNS"); do # interleaved: each run measures every switch once
+		for off in off on; do
+			kinds=$KINDS_OFF; [ $off = on ] && kinds=$KINDS_ON
+			for k in $kinds; do
+				log "veth run $r/$RUNS: $k, offloads $off"
+				args=(-n 1 -t "$T" --offload "$off" --no-header --csv "$W/veth.csv")
+				if [ "$k" = custom ]; then
+					"$VB" "${args[@]}" --label vswitch custom \
+						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\"" >/dev/null ||
+						log "vswitch run failed"
+				else
+					"$VB" "${args[@]}" "$k" >/dev/null || log "$k run failed"
+				fi
+			done
+		done
+	done
+fi
+
+# --- vhost-user: two DPDK virtio_user endpoints through the switch --------
+if want vhost; then
+	VHB=$PEER/vhost/vhost-bench.sh
+	"$VHB" build >/dev/null 2>&1 || "$VHB" setup >/dev/null
+	"$VHB" build >/dev/null
+	log "vhost-user: vswitch"
+	# shellcheck disable=SC2086
+	"$VHB" custom $VH --results "$W/vhost-vswitch.csv" --no-taskset -- \
+		"$ROOT/bench/vhost-switch.sh" {sock0} {sock1} {cpu} >"$W/vhost-vswitch.log" 2>&1 ||
+		log "vhost-user vswitch run failed (see $W/vhost-vswitch.log)"
+	if [ $QUICK = 0 ]; then
+		log "vhost-user: testpmd io"
+		# shellcheck disable=SC2086
+		"$VHB" testpmd $VH --fwd io --results "$W/vhost-testpmd.csv" >/dev/null 2>&1 ||
+			log "testpmd run failed"
+		log "vhost-user: OVS-DPDK NORMAL"
+		# shellcheck disable=SC2086
+		"$VHB" ovs $VH --ovs-flows normal --results "$W/vhost-ovs.csv" >/dev/null 2>&1 ||
+			log "OVS-DPDK run failed"
+	fi
+fi
+
+# --- stream sockets, and 2 to 1,024 ports ---------------------------------
+if want stream; then
+	log "stream sockets and port scale"
+	# shellcheck disable=SC2086
+	"$ROOT/bench/stream/run.sh" "$STREAM_D" $STREAM_PORTS >"$W/stream" 2>&1 ||
+		log "stream run failed"
+fi
+
+# --- the forwarding core's cost (callgrind: deterministic) ----------------
+if want core; then
+	log "forwarding core cost (callgrind)"
+	"$ROOT/bench/core/run.sh" "$B" >"$W/core" 2>&1 || log "core run failed"
+fi
+
+/usr/bin/python3 "$ROOT/bench/report.py" "$W" "$OUT"
+log "wrote $OUT"
