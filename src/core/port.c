@@ -15,6 +15,7 @@ const char *const port_rx_drop_names[RX_DROP_MAX] = {
 	[RX_DROP_MALFORMED] = "malformed",
 	[RX_DROP_NOBUF] = "nobuf",
 	[RX_DROP_OVERRUN] = "overrun",
+	[RX_DROP_DOWN] = "down",
 };
 
 const char *const port_tx_drop_names[TX_DROP_MAX] = {

@@ -42,6 +42,8 @@ enum port_rx_drop {
 	RX_DROP_NOBUF,	   /* packet pool empty */
 	RX_DROP_OVERRUN,   /* lost before the switch read them: a kernel queue
 			    * or ring was full (the switch was too slow) */
+	RX_DROP_DOWN,	   /* handed over by a kernel interface while no switch
+			    * was running (counted at restart, counters.c) */
 	RX_DROP_MAX
 };
 

@@ -91,6 +91,7 @@ static void on_tick(void *arg, uint32_t events)
 				p->ops->tick(p);
 		}
 	}
+	vsd_counters_save(d, false);
 }
 
 static void print_howto(struct vsd *d)
@@ -213,6 +214,8 @@ int main(int argc, char **argv)
 		log_error("%s", e.msg);
 		goto out;
 	}
+	if (found)
+		vsd_counters_load(&d);
 	if (!found) {
 		struct vsd_switch_opts o = {
 			.name = "vswitch0",
@@ -238,6 +241,7 @@ int main(int argc, char **argv)
 	if (loop_run(d.loop) == 0)
 		ret = 0;
 	vsd_ctl_close();
+	vsd_counters_save(&d, true);
 out:
 	vsd_switch_close_all(&d);
 	vsd_state_fini();

@@ -154,6 +154,11 @@ int vsd_state_save(struct vsd *d, struct vsd_err *e);
 int vsd_state_load(struct vsd *d, bool *found, struct vsd_err *e);
 void vsd_state_fini(void);
 
+/* counters.c: STATEDIR/counters.json, port counters across restarts.
+ * save: when they changed (or force); load: after the state is restored. */
+int vsd_counters_save(struct vsd *d, bool force);
+void vsd_counters_load(struct vsd *d);
+
 /* render.c: what the control API returns. */
 json_t *vsd_render_switch(struct vsd_switch *vs);
 json_t *vsd_render_port(struct vsd_port *vp);
