@@ -41,6 +41,9 @@ ninja -C "$B" >/dev/null
 export VSWITCH_BENCH_BUILD=$B
 
 W=$(mktemp -d /tmp/vsbench.XXXXXX)
+# Namespaces of our own, so that two runs (or a run and CI's smoke run) never
+# meet; their measurements still take turns through the lock.
+export CB_PREFIX=${CB_PREFIX:-cb-vs$$}
 trap 'rm -rf "$W"' EXIT
 log() { echo "bench: $*" >&2; }
 if [ $QUICK = 1 ]; then
