@@ -25,8 +25,6 @@
  * the guest's ring), which is where they are counted.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,40 +38,18 @@
 
 static uint64_t last_sum = UINT64_MAX; /* what the file holds, roughly */
 
-/* The kernel's count of frames an interface handed to the switch's side, from
- * /proc/self/net/dev (the daemon's own network namespace). */
-static int kernel_offered(const char *ifname, bool host_tap, uint64_t *out)
+/* The kernel's count of frames an interface handed to the switch's side:
+ * what a netdev or uplink received, what the host sent into its TAP (sent
+ * or dropped for want of a reader).  Also the interface's ifindex. */
+static int kernel_offered(const struct vsd_port *vp, uint64_t *out, int *ifindex)
 {
-	FILE *f = fopen("/proc/self/net/dev", "re");
-	if (!f)
-		return -errno;
-	char line[512];
-	int r = -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		*colon = '\0';
-		char *name = line;
-		while (*name == ' ')
-			name++;
-		if (strcmp(name, ifname) != 0)
-			continue;
-		unsigned long long v[16];
-		if (sscanf(colon + 1,
-			   "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
-			   &v[11], &v[12], &v[13], &v[14], &v[15]) != 16) {
-			r = -EINVAL;
-			break;
-		}
-		/* Receive: bytes packets errs drop ...; transmit from v[8]. */
-		*out = host_tap ? v[9] + v[11] : v[1];
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
+	struct hn_link l;
+	int r = hn_link_get_stats(vp->ifname, &l);
+	if (r < 0)
+		return r;
+	*out = strcmp(vp->type, "host") == 0 ? l.tx_packets + l.tx_dropped : l.rx_packets;
+	*ifindex = l.ifindex;
+	return 0;
 }
 
 static bool on_kernel_interface(const struct vsd_port *vp)
@@ -152,9 +128,8 @@ static json_t *port_entry(struct vsd_port *vp)
 	struct port *p = vp->port;
 	json_t *o = json_pack("{s:o}", "stats", stats_to_json(&p->stats));
 	uint64_t k;
-	unsigned ifindex = vp->ifname[0] ? if_nametoindex(vp->ifname) : 0;
-	if (on_kernel_interface(vp) && ifindex &&
-	    kernel_offered(vp->ifname, strcmp(vp->type, "host") == 0, &k) == 0) {
+	int ifindex;
+	if (on_kernel_interface(vp) && kernel_offered(vp, &k, &ifindex) == 0) {
 		json_object_set_new(o, "ifindex", json_integer(ifindex));
 		json_object_set_new(o, "unseen", json_integer((json_int_t)(k - seen(p))));
 	}
@@ -220,9 +195,9 @@ void vsd_counters_load(struct vsd *d)
 			stats_add_json(&p->stats, json_object_get(o, "stats"));
 			json_t *ix = json_object_get(o, "ifindex"), *un = json_object_get(o, "unseen");
 			uint64_t k;
+			int ifindex;
 			if (!on_kernel_interface(vp) || !json_is_integer(ix) || !json_is_integer(un) ||
-			    (unsigned)json_integer_value(ix) != if_nametoindex(vp->ifname) ||
-			    kernel_offered(vp->ifname, strcmp(vp->type, "host") == 0, &k) < 0)
+			    kernel_offered(vp, &k, &ifindex) < 0 || json_integer_value(ix) != ifindex)
 				continue;
 			uint64_t base = seen(p) + (uint64_t)json_integer_value(un);
 			if (k < base)

@@ -374,6 +374,14 @@ static int parse_link(const struct nlmsghdr *nlh, struct hn_link *l)
 		l->mtu = v;
 	if (attr_u32(tb[IFLA_MASTER], &v))
 		l->master = (int)v;
+	if (tb[IFLA_STATS64] &&
+	    mnl_attr_get_payload_len(tb[IFLA_STATS64]) >= sizeof(struct rtnl_link_stats64)) {
+		struct rtnl_link_stats64 st;
+		memcpy(&st, mnl_attr_get_payload(tb[IFLA_STATS64]), sizeof(st));
+		l->rx_packets = st.rx_packets;
+		l->tx_packets = st.tx_packets;
+		l->tx_dropped = st.tx_dropped;
+	}
 	if (tb[IFLA_LINKINFO]) {
 		const struct nlattr *info[IFLA_INFO_MAX + 1];
 		parse_nested(tb[IFLA_LINKINFO], info, IFLA_INFO_MAX);
@@ -401,7 +409,7 @@ static int link_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-static int link_get(int ifindex, const char *name, struct hn_link *out)
+static int link_get(int ifindex, const char *name, bool stats, struct hn_link *out)
 {
 	uint8_t buf[NL_REQ_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *nlh = nl_req(buf, RTM_GETLINK, 0);
@@ -412,8 +420,10 @@ static int link_get(int ifindex, const char *name, struct hn_link *out)
 	ifi->ifi_index = ifindex;
 	if (name)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	/* Counters are a large part of the message and of no use here. */
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	/* Counters are a large part of the message, wanted only by
+	 * hn_link_get_stats(). */
+	if (!stats)
+		mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
 	int err = nl_talk(nlh, link_cb, &ctx);
 	if (err < 0)
 		return err;
@@ -431,7 +441,17 @@ int hn_link_get(const char *name, struct hn_link *out)
 	/* A name that is no valid interface name names no interface. */
 	if (len == 0 || len >= IFNAMSIZ)
 		return -ENODEV;
-	return link_get(0, name, out);
+	return link_get(0, name, false, out);
+}
+
+int hn_link_get_stats(const char *name, struct hn_link *out)
+{
+	if (!name || !out)
+		return -EINVAL;
+	size_t len = strnlen(name, IFNAMSIZ);
+	if (len == 0 || len >= IFNAMSIZ)
+		return -ENODEV;
+	return link_get(0, name, true, out);
 }
 
 int hn_link_get_by_index(int ifindex, struct hn_link *out)
@@ -440,7 +460,7 @@ int hn_link_get_by_index(int ifindex, struct hn_link *out)
 		return -EINVAL;
 	if (ifindex <= 0)
 		return -ENODEV;
-	return link_get(ifindex, NULL, out);
+	return link_get(ifindex, NULL, false, out);
 }
 
 static struct nlmsghdr *link_req(void *buf, uint16_t type, int ifindex, struct ifinfomsg **ifi)

@@ -30,11 +30,16 @@ struct hn_link {
 	unsigned short type; /* ARPHRD_ETHER, ARPHRD_LOOPBACK ... */
 	char kind[16];	     /* IFLA_INFO_KIND: "veth", "tun", "bridge", "" */
 	int master;	     /* IFLA_MASTER ifindex, 0 if none */
+	/* The kernel's counters (IFLA_STATS64), filled by hn_link_get_stats()
+	 * only. */
+	uint64_t rx_packets, tx_packets, tx_dropped;
 };
 
 /* Look up a link by name: -ENODEV if there is none. */
 int hn_link_get(const char *name, struct hn_link *out);
 int hn_link_get_by_index(int ifindex, struct hn_link *out);
+/* hn_link_get() with the link's counters. */
+int hn_link_get_stats(const char *name, struct hn_link *out);
 int hn_link_set_up(int ifindex, bool up);
 int hn_link_set_mtu(int ifindex, unsigned mtu);
 int hn_link_set_mac(int ifindex, const uint8_t mac[6]);
