@@ -3,7 +3,9 @@
 # ports (veth, offloads off), 64-byte UDP from iperf3 for DURATION seconds.
 # Prints frames forwarded per second and the switch's CPU time per frame.
 #   bench/udp-probe.sh [DURATION] [vswitchd options...]
-# PROBE_TCP=1: one TCP stream instead, veth offloads left on (64 KB segments).
+# PROBE_TCP=1: one TCP stream instead, veth offloads left on (64 KB segments);
+# PROBE_TCP=off: one TCP stream with offloads off.  PROBE_GRO=on|off: set GRO
+# on the switch's veth ends by hand first.
 # VSWITCH_BENCH_BUILD: the build (default build-bench).  Not a benchmark of
 # record (see bench/run.sh): a tool for trying datapath changes.
 set -eu
@@ -21,11 +23,14 @@ trap cleanup EXIT
 for n in a b sw; do ip netns add $P-$n; ip -n $P-$n link set lo up; done
 ip link add h0 netns $P-a type veth peer name swa netns $P-sw
 ip link add h0 netns $P-b type veth peer name swb netns $P-sw
-OFF="tx off tso off"; [ -n "${PROBE_TCP:-}" ] && OFF="tx on tso on"
+OFF="tx off tso off"; [ "${PROBE_TCP:-}" = 1 ] && OFF="tx on tso on"
 for n in a b; do ip -n $P-$n link set h0 up; ip netns exec $P-$n ethtool -K h0 $OFF >/dev/null; done
 ip -n $P-a addr add 10.77.0.1/24 dev h0; ip -n $P-b addr add 10.77.0.2/24 dev h0
 for i in swa swb; do ip -n $P-sw link set $i up; ip netns exec $P-sw ethtool -K $i $OFF >/dev/null; done
-ip netns exec $P-sw "$B/src/daemon/vswitchd" --rundir "$T/r" --statedir "$T/s" --log-level warn "$@" 2>/dev/null &
+if [ -n "${PROBE_GRO:-}" ]; then
+	for i in swa swb; do ip netns exec $P-sw ethtool -K $i gro $PROBE_GRO; done
+fi
+ip netns exec $P-sw "$B/src/daemon/vswitchd" --rundir "$T/r" --statedir "$T/s" --log-level warn "$@" 2>"${PROBE_LOG:-/dev/null}" &
 C="$B/src/cli/vswitchctl --rundir $T/r"
 for i in $(seq 50); do $C switch list >/dev/null 2>&1 && break; sleep 0.1; done
 $C switch delete vswitch0
@@ -55,3 +60,4 @@ F1=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
 FW=$((F1 - F0)); TICKS=$(( ${s1[13]} + ${s1[14]} - ${s0[13]} - ${s0[14]} ))
 echo "iperf3: $(jq -c '(.end.sum_received // .end.sum) | {packets, lost_percent, bits_per_second}' "$T/ipf.json")"
 echo "forwarded: $((FW / D)) frames/s; switch CPU: $((TICKS / D))% of a core, $((TICKS * 10000000 / (FW + 1))) ns/frame"
+echo "drops: $($C --json stats b0 | jq -c '[.[] | {(.name): (.stats | with_entries(select((.key | test("drop")) and .value > 0)))}] | add')"

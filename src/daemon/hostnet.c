@@ -17,10 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -1333,6 +1336,22 @@ static int sysctl_write(const char *path, int v)
 	return err;
 }
 
+/* GRO through the ethtool ioctl: cmd ETHTOOL_GGRO or ETHTOOL_SGRO. */
+static int ethtool_gro(const char *ifname, uint32_t cmd, int *val)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct ethtool_value ev = { .cmd = cmd, .data = cmd == ETHTOOL_SGRO ? (uint32_t)*val : 0 };
+	struct ifreq ifr = { .ifr_data = (void *)&ev };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int r = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0 && cmd == ETHTOOL_GGRO)
+		*val = ev.data ? 1 : 0;
+	return r;
+}
+
 int hn_sysctls_get(const char *ifname, struct hn_sysctls *out)
 {
 	char path[128];
@@ -1352,6 +1371,8 @@ int hn_sysctls_get(const char *ifname, struct hn_sysctls *out)
 		s.disable_ipv6 = -1;
 	else if (err < 0)
 		return err;
+	if (ethtool_gro(ifname, ETHTOOL_GGRO, &s.gro) < 0)
+		s.gro = -1;
 	*out = s;
 	return 0;
 }
@@ -1361,7 +1382,8 @@ int hn_sysctls_set(const char *ifname, const struct hn_sysctls *s)
 	char path[128];
 	int old;
 
-	if (!s || !ifname_ok(ifname) || s->arp_ignore < 0 || s->disable_ipv6 < -1)
+	if (!s || !ifname_ok(ifname) || s->arp_ignore < 0 || s->disable_ipv6 < -1 || s->gro < -1 ||
+	    s->gro > 1)
 		return -EINVAL;
 	sysctl_path(path, sizeof(path), "ipv4", ifname, "arp_ignore");
 	int err = sysctl_read(path, &old);
@@ -1370,14 +1392,20 @@ int hn_sysctls_set(const char *ifname, const struct hn_sysctls *s)
 	err = sysctl_write(path, s->arp_ignore);
 	if (err < 0)
 		return err;
-	if (s->disable_ipv6 == -1)
-		return 0;
-
-	char path6[128];
-	sysctl_path(path6, sizeof(path6), "ipv6", ifname, "disable_ipv6");
-	err = sysctl_write(path6, s->disable_ipv6);
-	if (err < 0)
-		goto restore_arp_ignore;
+	if (s->disable_ipv6 != -1) {
+		char path6[128];
+		sysctl_path(path6, sizeof(path6), "ipv6", ifname, "disable_ipv6");
+		err = sysctl_write(path6, s->disable_ipv6);
+		if (err < 0)
+			goto restore_arp_ignore;
+	}
+	/* GRO is a speed-up, not a promise: a device that cannot change it
+	 * (fixed, unsupported) keeps what it has. */
+	if (s->gro != -1) {
+		int v = s->gro, r = ethtool_gro(ifname, ETHTOOL_SGRO, &v);
+		if (r < 0)
+			log_info("hostnet: GRO of %s stays as it is (%s)", ifname, strerror(-r));
+	}
 	return 0;
 
 restore_arp_ignore:
@@ -1392,7 +1420,8 @@ json_t *hn_sysctls_to_json(const struct hn_sysctls *s)
 		return NULL;
 	json_t *o = json_object();
 	if (json_object_set_new(o, "arp_ignore", json_integer(s->arp_ignore)) < 0 ||
-	    json_object_set_new(o, "disable_ipv6", json_integer(s->disable_ipv6)) < 0) {
+	    json_object_set_new(o, "disable_ipv6", json_integer(s->disable_ipv6)) < 0 ||
+	    json_object_set_new(o, "gro", json_integer(s->gro)) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1408,8 +1437,13 @@ int hn_sysctls_from_json(const json_t *j, struct hn_sysctls *out)
 	if (json_int_field(j, "arp_ignore", 0, INT_MAX, &arp_ignore) < 0 ||
 	    json_int_field(j, "disable_ipv6", -1, INT_MAX, &disable_ipv6) < 0)
 		return -EINVAL;
+	/* State files from before GRO was saved have none: leave it alone. */
+	long long gro = -1;
+	if (json_object_get(j, "gro") && json_int_field(j, "gro", -1, 1, &gro) < 0)
+		return -EINVAL;
 	out->arp_ignore = (int)arp_ignore;
 	out->disable_ipv6 = (int)disable_ipv6;
+	out->gro = (int)gro;
 	return 0;
 }
 

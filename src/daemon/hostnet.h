@@ -109,9 +109,13 @@ int hn_ifconfig_from_json(const json_t *j, struct hn_ifconfig *out);
 
 /* The per-interface settings the switch changes on an attached interface so
  * that the host's own IP stack stays off it. */
+/* Per-interface settings the switch changes and gives back (sysctls, and
+ * one ethtool feature). */
 struct hn_sysctls {
 	int arp_ignore;	   /* net.ipv4.conf.IF.arp_ignore */
 	int disable_ipv6;  /* net.ipv6.conf.IF.disable_ipv6; -1 if IPv6 is absent */
+	int gro;	   /* generic receive offload (ethtool -K IF gro): 0 or 1;
+			    * -1: the device cannot say, or leave it alone */
 };
 int hn_sysctls_get(const char *ifname, struct hn_sysctls *out);
 int hn_sysctls_set(const char *ifname, const struct hn_sysctls *s);

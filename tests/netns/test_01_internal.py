@@ -63,11 +63,39 @@ def test_attached_interface_is_off_the_host_stack(topo, daemon_factory):
     v6 = topo.run(host, ["cat", "/proc/sys/net/ipv6/conf/vm1p/disable_ipv6"]).stdout.strip()
     assert arp == "8" and v6 == "1"
     assert topo.addrs(host, "vm1p") == []
+    # GRO on (a veth has it off): the switch reads a TCP flow's segments
+    # joined into one frame.
+    assert gro(topo, host, "vm1p") == "on"
     # Detach: the settings come back.
     d.ctl("port", "delete", "sw0", "vm1")
     arp = topo.run(host, ["cat", "/proc/sys/net/ipv4/conf/vm1p/arp_ignore"]).stdout.strip()
     v6 = topo.run(host, ["cat", "/proc/sys/net/ipv6/conf/vm1p/disable_ipv6"]).stdout.strip()
     assert arp == "0" and v6 == "0"
+    assert gro(topo, host, "vm1p") == "off"
+
+
+def gro(topo, ns, ifname):
+    out = topo.run(ns, ["ethtool", "-k", ifname]).stdout
+    return next(line.split()[1] for line in out.splitlines()
+                if line.startswith("generic-receive-offload:"))
+
+
+def test_tcp_through_a_port_without_offloads(topo, daemon_factory):
+    """Segmentation-offload frames (from vm1's TSO, or joined by GRO) that
+    leave through an interface without TSO or checksum offload are segmented
+    and checksummed on the way out, not dropped; both ways."""
+    host, d, vm1, vm2 = setup_internal(topo, daemon_factory)
+    topo.run(host, ["ethtool", "-K", "vm2p", "tx", "off", "tso", "off"])
+    topo.popen(vm2, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.12", "5001"])
+    topo.popen(vm1, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.11", "5002"])
+    time.sleep(0.5)
+    topo.run(vm1, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.12", "5001", "20000000"],
+             timeout=60)
+    topo.run(vm2, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.11", "5002", "20000000"],
+             timeout=60)
+    for p in ("vm1", "vm2"):
+        st = d.stats("sw0", p)
+        assert st["tx_dropped"] == 0 and st["rx_drop_malformed"] == 0, (p, st)
 
 
 def test_tcp_with_default_offloads(topo, daemon_factory):

@@ -656,7 +656,7 @@ static void sysctls_get_set_restore(void **state)
 	assert_int_equal(saved.arp_ignore, 0);
 	assert_int_equal(saved.disable_ipv6, 0);
 
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, 1 }), 0);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, 1, -1 }), 0);
 	assert_int_equal(hn_sysctls_get("hy0", &s), 0);
 	assert_int_equal(s.arp_ignore, 1);
 	assert_int_equal(s.disable_ipv6, 1);
@@ -664,33 +664,41 @@ static void sysctls_get_set_restore(void **state)
 	RUN("grep -qx 1 /proc/sys/net/ipv6/conf/hy0/disable_ipv6");
 
 	/* -1 leaves IPv6 alone. */
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 2, -1 }), 0);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 2, -1, -1 }), 0);
 	assert_int_equal(hn_sysctls_get("hy0", &s), 0);
 	assert_int_equal(s.arp_ignore, 2);
 	assert_int_equal(s.disable_ipv6, 1);
+
+	/* GRO: the opposite of what it was, then back. */
+	assert_true(saved.gro == 0 || saved.gro == 1);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 0, 0, !saved.gro }), 0);
+	assert_int_equal(hn_sysctls_get("hy0", &s), 0);
+	assert_int_equal(s.gro, !saved.gro);
+	RUN("ethtool -k hy0 | grep -qx 'generic-receive-offload: %s'", saved.gro ? "off" : "on");
 
 	assert_int_equal(hn_sysctls_set("hy0", &saved), 0);
 	assert_int_equal(hn_sysctls_get("hy0", &s), 0);
 	assert_int_equal(s.arp_ignore, saved.arp_ignore);
 	assert_int_equal(s.disable_ipv6, saved.disable_ipv6);
+	assert_int_equal(s.gro, saved.gro);
 
 	/* Below IPv6's minimum MTU the interface has no IPv6 (nor its
 	 * directory) at all. */
 	RUN("ip link set hy0 mtu 1200");
 	assert_int_equal(hn_sysctls_get("hy0", &s), 0);
 	assert_int_equal(s.disable_ipv6, -1);
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, -1 }), 0);
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, 0 }), -ENOENT);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, -1, -1 }), 0);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 1, 0, -1 }), -ENOENT);
 
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ -1, 0 }), -EINVAL);
-	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 0, -2 }), -EINVAL);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ -1, 0, -1 }), -EINVAL);
+	assert_int_equal(hn_sysctls_set("hy0", &(struct hn_sysctls){ 0, -2, -1 }), -EINVAL);
 }
 
 static void sysctls_refuse_bad_names(void **state)
 {
 	static const char *const names[] = { "", ".", "..", "../lo", "lo/..", "a b", "x:0",
 					     "sixteen-chars-xx" };
-	struct hn_sysctls s = { 0, 0 };
+	struct hn_sysctls s = { 0, 0, -1 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		assert_int_equal(hn_sysctls_get(names[i], &s), -EINVAL);
@@ -712,8 +720,10 @@ static void sysctls_json(void **state)
 		"{\"arp_ignore\":-1,\"disable_ipv6\":0}",
 		"{\"arp_ignore\":1,\"disable_ipv6\":0.5}",
 		"{\"arp_ignore\":4294967296,\"disable_ipv6\":0}",
+		"{\"arp_ignore\":1,\"disable_ipv6\":0,\"gro\":2}",
+		"{\"arp_ignore\":1,\"disable_ipv6\":0,\"gro\":true}",
 	};
-	struct hn_sysctls s = { 3, -1 }, back;
+	struct hn_sysctls s = { 3, -1, 1 }, back;
 
 	json_t *j = hn_sysctls_to_json(&s);
 	assert_non_null(j);
@@ -721,6 +731,13 @@ static void sysctls_json(void **state)
 	json_decref(j);
 	assert_int_equal(back.arp_ignore, 3);
 	assert_int_equal(back.disable_ipv6, -1);
+	assert_int_equal(back.gro, 1);
+
+	/* A state file from before GRO was saved: GRO is left alone. */
+	j = json_loads("{\"arp_ignore\":1,\"disable_ipv6\":0}", 0, NULL);
+	assert_int_equal(hn_sysctls_from_json(j, &back), 0);
+	assert_int_equal(back.gro, -1);
+	json_decref(j);
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		j = json_loads(bad[i], 0, NULL);
