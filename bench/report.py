@@ -75,10 +75,16 @@ w("")
 w("| | |")
 w("|---|---|")
 for k, label in (("date", "date"), ("cpu", "CPU"), ("cores", "cores"), ("mem", "memory"),
-                 ("kernel", "kernel"), ("os", "OS"), ("packages", "peers"),
-                 ("commit", "vswitch commit")):
+                 ("kernel", "kernel"), ("os", "OS"), ("packages", "peers")):
     w(f"| {label} | {machine.get(k, '?')} |")
 w("")
+stamps = [l.split(None, 3) for l in (read("sections") or "").splitlines() if l.strip()]
+if stamps:
+    w("| section | measured (UTC) | vswitch commit |")
+    w("|---|---|---|")
+    for st in stamps:
+        w(f"| {st[0]} | {st[1]} {st[2]} | {st[3] if len(st) > 3 else '?'} |")
+    w("")
 w("The machine is a shared 2-core VM: other jobs' load moves figures by 10 to 20 % "
   "between runs, which is why only ratios from the same run are compared.")
 w("")

@@ -8,7 +8,10 @@
 #                                     our switch and one peer; figures are not
 #                                     meaningful (CI runs this)
 #   options: --out FILE (default bench/RESULTS.md), --only LIST (comma list
-#            of: idle,veth,vhost,stream,core), --runs N (veth runs, default 3)
+#            of: idle,veth,vhost,stream,core), --runs N (veth runs, default 3),
+#            --workdir DIR (keep the raw figures there; a section not run
+#            this time keeps the figures DIR has from an earlier run, so
+#            --only can measure one section again into a whole report)
 #
 # Peer harnesses come from ../shared/bench (VSWITCH_PEER_BENCH to change):
 # veth/bench.sh (Linux bridge, vde_switch, Open vSwitch AF_PACKET and AF_XDP,
@@ -19,14 +22,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEER=${VSWITCH_PEER_BENCH:-$ROOT/../shared/bench}
 OUT=$ROOT/bench/RESULTS.md
-QUICK=0 ONLY=idle,veth,vhost,stream,core RUNS=3
+QUICK=0 ONLY=idle,veth,vhost,stream,core RUNS=3 W=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--out) OUT=$2; shift ;;
 	--only) ONLY=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
-	*) echo "usage: $0 [--quick] [--out FILE] [--only LIST] [--runs N]" >&2; exit 2 ;;
+	--workdir) W=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--out FILE] [--only LIST] [--runs N] [--workdir DIR]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -40,12 +44,22 @@ B=${VSWITCH_BENCH_BUILD:-$ROOT/build-bench}
 ninja -C "$B" >/dev/null
 export VSWITCH_BENCH_BUILD=$B
 
-W=$(mktemp -d /tmp/vsbench.XXXXXX)
+if [ -n "$W" ]; then
+	mkdir -p "$W"
+else
+	W=$(mktemp -d /tmp/vsbench.XXXXXX)
+	trap 'rm -rf "$W"' EXIT
+fi
 # Namespaces of our own, so that two runs (or a run and CI's smoke run) never
 # meet; their measurements still take turns through the lock.
 export CB_PREFIX=${CB_PREFIX:-cb-vs$$}
-trap 'rm -rf "$W"' EXIT
 log() { echo "bench: $*" >&2; }
+COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+stamp() { # SECTION: when, and from which commit, its figures were measured
+	{ grep -v "^$1 " "$W/sections" 2>/dev/null || true; echo "$1 $(date -u '+%Y-%m-%d %H:%M') $COMMIT"; } \
+		>"$W/sections.new"
+	mv "$W/sections.new" "$W/sections"
+}
 if [ $QUICK = 1 ]; then
 	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--trials 1 --duration 1 --warmup 1 --sizes 64"
 	KINDS_OFF="bridge custom" KINDS_ON="custom"
@@ -57,7 +71,7 @@ else
 	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--trials 3 --sizes 64,1518"
 	KINDS_OFF="none bridge vde ovs ovs-afxdp custom" KINDS_ON="none bridge custom"
 fi
-printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
+want veth && printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
 
 # --- the machine ---------------------------------------------------------
 {
@@ -67,7 +81,7 @@ printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
 	echo "mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 	echo "kernel=$(uname -r)"
 	echo "os=$(. /etc/os-release; echo "$PRETTY_NAME")"
-	echo "commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "commit=$COMMIT"
 	echo "packages=$(dpkg-query -W -f='${Package} ${Version}, ' iperf3 vde2 openvswitch-switch \
 		openvswitch-switch-dpdk dpdk 2>/dev/null | sed 's/, $//')"
 } >"$W/machine"
@@ -92,13 +106,16 @@ idle() { # LABEL [vswitchd options]: CPU % of one core over $IDLE seconds
 	echo "$label $(echo "scale=2; ($t1 - $t0) * 100 / $(getconf CLK_TCK) / $IDLE" | bc)" >>"$W/idle"
 }
 if want idle; then
+	rm -f "$W/idle"
 	log "idle CPU ($IDLE s each)"
 	idle default
 	idle busy-poll --busy-poll
+	stamp idle
 fi
 
 # --- kernel ports: two namespace hosts through the switch (veth) ----------
 if want veth; then
+	rm -f "$W/veth.csv"
 	VB=$PEER/veth/bench.sh
 	for r in $(seq "$RUNS"); do # interleaved: each run measures every switch once
 		for off in off on; do
@@ -116,10 +133,12 @@ if want veth; then
 			done
 		done
 	done
+	stamp veth
 fi
 
 # --- vhost-user: two DPDK virtio_user endpoints through the switch --------
 if want vhost; then
+	rm -f "$W"/vhost-*.csv
 	VHB=$PEER/vhost/vhost-bench.sh
 	"$VHB" build >/dev/null 2>&1 || "$VHB" setup >/dev/null
 	"$VHB" build >/dev/null
@@ -138,6 +157,7 @@ if want vhost; then
 		"$VHB" ovs $VH --ovs-flows normal --results "$W/vhost-ovs.csv" >/dev/null 2>&1 ||
 			log "OVS-DPDK run failed"
 	fi
+	stamp vhost
 fi
 
 # --- stream sockets, and 2 to 1,024 ports ---------------------------------
@@ -146,12 +166,14 @@ if want stream; then
 	# shellcheck disable=SC2086
 	"$ROOT/bench/stream/run.sh" "$STREAM_D" $STREAM_PORTS >"$W/stream" 2>&1 ||
 		log "stream run failed"
+	stamp stream
 fi
 
 # --- the forwarding core's cost (callgrind: deterministic) ----------------
 if want core; then
 	log "forwarding core cost (callgrind)"
 	"$ROOT/bench/core/run.sh" "$B" >"$W/core" 2>&1 || log "core run failed"
+	stamp core
 fi
 
 /usr/bin/python3 "$ROOT/bench/report.py" "$W" "$OUT"

@@ -167,8 +167,9 @@ DAEMON_WRAP = os.environ.get("VSWITCH_DAEMON_WRAP", "").split()
 class Daemon:
     """vswitchd in namespace `ns`, with state in topo.tmp/<name>."""
 
-    def __init__(self, topo, ns, name="d", env=None):
+    def __init__(self, topo, ns, name="d", env=None, args=()):
         self.topo = topo
+        self.args = list(args)
         self.ns = ns
         base = os.path.join(topo.tmp, name)
         self.rundir = base + "/run"
@@ -189,7 +190,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns] + wrap + [
                 VSWITCHD, "--rundir", self.rundir, "--statedir", self.statedir,
-                "--log-level", "debug"],
+                "--log-level", "debug"] + self.args,
             stdout=logf, stderr=subprocess.STDOUT, env=env)
         self.topo.procs.append(self.proc)
         logf.close()

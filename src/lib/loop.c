@@ -4,12 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
 #define LOOP_BATCH 64
-#define LOOP_POLL_EPOLL_EVERY 8
+/* Busy polling: epoll (a system call, a few microseconds in a VM) at most
+ * once per LOOP_POLL_EPOLL_NS, the clock looked at every
+ * LOOP_POLL_CLOCK_EVERY passes.  A pass that finds nothing is a few dozen
+ * nanoseconds: epoll every few passes would cost most of the core (measured:
+ * vhost-user 64-byte frames, 4.5 Mpps with epoll every 8 passes). */
+#define LOOP_POLL_CLOCK_EVERY 16
+#define LOOP_POLL_EPOLL_NS 20000
 
 struct loop_timer {
 	struct loop_watch w;
@@ -35,6 +42,7 @@ struct loop {
 	void (*poll_fn)(void *);
 	void *poll_arg;
 	unsigned spins;
+	uint64_t last_epoll_ns;
 };
 
 struct loop *loop_new(void)
@@ -175,11 +183,24 @@ void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
 	l->poll_arg = arg;
 }
 
+static bool epoll_due(struct loop *l)
+{
+	if (++l->spins % LOOP_POLL_CLOCK_EVERY)
+		return false;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (now - l->last_epoll_ns < LOOP_POLL_EPOLL_NS)
+		return false;
+	l->last_epoll_ns = now;
+	return true;
+}
+
 int loop_run_once(struct loop *l, int timeout_ms)
 {
-	if (l->poll_fn && ++l->spins % LOOP_POLL_EPOLL_EVERY) {
-		/* Busy polling: most passes only poll; epoll (a system call) is
-		 * asked every few passes, for the fds that have no poll. */
+	if (l->poll_fn && !epoll_due(l)) {
+		/* Busy polling: most passes only poll; epoll is asked now and
+		 * then, for the fds that have no poll. */
 		l->poll_fn(l->poll_arg);
 		run_deferred(l);
 		return 0;

@@ -400,6 +400,19 @@ static void afp_rx(void *arg, uint32_t events)
 		port_input(p, k, n);
 }
 
+/* Busy-poll mode: the ring says itself whether a frame is waiting (one
+ * read of shared memory, no system call). */
+static void afp_poll(struct port *p)
+{
+	struct afp_priv *a = port_priv(p);
+	if (!a->ring)
+		return;
+	const struct tpacket2_hdr *h =
+		(const struct tpacket2_hdr *)(a->ring + (size_t)a->head * RING_FRAME);
+	if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)
+		afp_rx(p, 0);
+}
+
 static void afp_tx_burst(struct port *p, struct pkt **pkts, unsigned n)
 {
 	struct afp_priv *a = port_priv(p);
@@ -473,6 +486,7 @@ const struct port_ops port_netdev_ops = {
 	.close = afp_close,
 	.tx_burst = afp_tx_burst,
 	.tick = afp_tick,
+	.poll = afp_poll,
 };
 
 const struct port_ops port_uplink_ops = {
@@ -482,4 +496,5 @@ const struct port_ops port_uplink_ops = {
 	.close = afp_close,
 	.tx_burst = afp_tx_burst,
 	.tick = afp_tick,
+	.poll = afp_poll,
 };

@@ -139,3 +139,24 @@ def test_default_switch_and_ctrl_c(topo, daemon_factory):
     d.stop()
     d.start()
     assert d.j("switch", "list") == []
+
+
+def test_busy_poll_mode_serves_every_port_type(topo, daemon_factory):
+    """--busy-poll polls the AF_PACKET rings and vhost-user queues on every
+    pass and asks epoll only now and then: kernel ports, the host vNIC (TAP,
+    epoll only) and the control socket must all keep working, and TCP too."""
+    host = topo.ns("host")
+    d = daemon_factory(host, args=["--busy-poll"])
+    d.ctl("switch", "create", "sw0", "--type", "internal")
+    topo.addr(host, "sw0", "10.0.0.1/24")
+    vm1 = topo.vm("vm1", host, "vm1p", "10.0.0.11/24")
+    vm2 = topo.vm("vm2", host, "vm2p", "10.0.0.12/24")
+    d.ctl("port", "add", "sw0", "vm1", "--type", "netdev", "--ifname", "vm1p")
+    d.ctl("port", "add", "sw0", "vm2", "--type", "netdev", "--ifname", "vm2p")
+    topo.ping_until(vm1, "10.0.0.12")
+    topo.ping(vm2, "10.0.0.1", count=3)
+    topo.popen(vm2, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.12", "5001"])
+    time.sleep(0.5)
+    topo.run(vm1, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.12", "5001", "20000000"],
+             timeout=60)
+    assert d.stats("sw0", "vm2")["tx_dropped"] == 0
