@@ -23,8 +23,8 @@ def daemon_factory(topo):
     for sanitizer reports) at the end of the test."""
     made = []
 
-    def make(ns, name="d", start=True, env=None, args=()):
-        d = Daemon(topo, ns, name=name, env=env, args=args)
+    def make(ns, name="d", start=True, env=None, args=(), prefix=()):
+        d = Daemon(topo, ns, name=name, env=env, args=args, prefix=prefix)
         made.append(d)
         if start:
             d.start()

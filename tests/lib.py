@@ -167,9 +167,10 @@ DAEMON_WRAP = os.environ.get("VSWITCH_DAEMON_WRAP", "").split()
 class Daemon:
     """vswitchd in namespace `ns`, with state in topo.tmp/<name>."""
 
-    def __init__(self, topo, ns, name="d", env=None, args=()):
+    def __init__(self, topo, ns, name="d", env=None, args=(), prefix=()):
         self.topo = topo
         self.args = list(args)
+        self.prefix = list(prefix)  # e.g. prlimit: runs vswitchd under it
         self.ns = ns
         base = os.path.join(topo.tmp, name)
         self.rundir = base + "/run"
@@ -188,7 +189,7 @@ class Daemon:
         env.update(extra_env or {})
         wrap = [w.replace("{log}", self.log) for w in DAEMON_WRAP]
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns] + wrap + [
+            ["ip", "netns", "exec", self.ns] + self.prefix + wrap + [
                 VSWITCHD, "--rundir", self.rundir, "--statedir", self.statedir,
                 "--log-level", "debug"] + self.args,
             stdout=logf, stderr=subprocess.STDOUT, env=env)

@@ -34,6 +34,7 @@ struct client {
 	size_t rx_len;
 	uint64_t rx_frames;
 	uint64_t tx_frames;
+	uint8_t mac[6];
 };
 
 static double now(void)
@@ -98,9 +99,12 @@ static void drain(struct client *c)
 				     (uint32_t)c->rx[pos + 2] << 8 | c->rx[pos + 3];
 			if (c->rx_len - pos - 4 < l)
 				break;
-			/* Only this tool's frames (source 02:5b:...) count: on a
-			 * shared switch other stations' broadcasts arrive too. */
-			if (l >= 12 && c->rx[pos + 10] == 0x02 && c->rx[pos + 11] == 0x5b)
+			/* Only this tool's frames (source 02:5b:...) for this
+			 * client count: on a shared switch other stations'
+			 * broadcasts arrive too, and before the switch has
+			 * learned, frames for others are flooded here. */
+			if (l >= 12 && c->rx[pos + 10] == 0x02 && c->rx[pos + 11] == 0x5b &&
+			    memcmp(c->rx + pos + 4, c->mac, 6) == 0)
 				c->rx_frames++;
 			pos += 4 + l;
 		}
@@ -158,6 +162,7 @@ int main(int argc, char **argv)
 	usleep(200000); /* the switch makes its ports */
 	for (unsigned i = 0; i < nports; i++) {
 		mac(i, m);
+		memcpy(c[i].mac, m, 6);
 		size_t l = put_frame(buf, bc, m, 60);
 		if (write(c[i].fd, buf, l) != (ssize_t)l)
 			return 1;
@@ -211,16 +216,19 @@ int main(int argc, char **argv)
 	long t1 = pid ? cpu_ticks(pid) : 0;
 	usleep(200000);
 	uint64_t rx = 0, tx = 0;
+	unsigned silent = 0; /* receivers that got none of their frames */
 	for (unsigned i = 0; i < nports; i++) {
 		drain(&c[i]);
 		rx += c[i].rx_frames;
 		tx += c[i].tx_frames;
+		if (!c[i].rx_frames && (senders > 1 || i == 1))
+			silent++;
 	}
 	double cpu = pid ? (double)(t1 - t0) / sysconf(_SC_CLK_TCK) : 0;
 	printf("RESULT ports=%u size=%u mode=%s tx_fps=%.0f rx_fps=%.0f loss_pct=%.2f "
-	       "switch_cpu_pct=%.1f switch_ns_per_frame=%.0f\n",
+	       "switch_cpu_pct=%.1f switch_ns_per_frame=%.0f silent_ports=%u\n",
 	       nports, size, single ? "single" : "batch", tx / t, rx / t,
 	       tx ? 100.0 * ((double)tx - (double)rx) / (double)tx : 0.0, pid ? 100 * cpu / t : 0.0,
-	       rx && pid ? cpu * 1e9 / (double)rx : 0.0);
+	       rx && pid ? cpu * 1e9 / (double)rx : 0.0, silent);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -190,6 +191,14 @@ int main(int argc, char **argv)
 	 * always mapped and unmapped, never left in the heap, which glibc's
 	 * adaptive threshold would do after the first free. */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	/* Every port holds one to four descriptors: 1,024 ports need more
+	 * than the usual soft limit of 1,024.  Take what the hard limit
+	 * allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
 	sigemptyset(&mask);

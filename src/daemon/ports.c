@@ -497,7 +497,7 @@ int vsd_port_set_max_macs(struct vsd *d, const char *swname, const char *name, u
 static void plug_accept(void *arg, uint32_t events)
 {
 	struct vsd_switch *vs = arg;
-	int fd = accept4(vs->plug_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept_or_shed(vs->plug_fd);
 	if (fd < 0)
 		return;
 	char name[16];

@@ -1,8 +1,36 @@
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* One descriptor kept in reserve for accept_or_shed(). */
+static int reserve_fd = -1;
+
+int accept_or_shed(int fd)
+{
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c >= 0 || (errno != EMFILE && errno != ENFILE) || reserve_fd < 0)
+		return c;
+	static struct ratelimit rl = RATELIMIT_INIT(10, 1);
+	log_warn_rl(&rl, "out of file descriptors (%s): refusing new connections; raise "
+		    "the open files limit (ulimit -n, LimitNOFILE=)", strerror(errno));
+	close(reserve_fd);
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c >= 0)
+		close(c);
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	errno = EMFILE;
+	return -1;
+}
 
 int vs_name_valid(const char *name)
 {

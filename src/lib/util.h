@@ -38,4 +38,11 @@ static inline uint64_t mono_ms(void)
  * if the step had.  Off (and one getenv) otherwise. */
 int fault_fail(const char *point);
 
+/* accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), except that when
+ * the process is out of file descriptors the waiting connection is taken
+ * and closed at once (with a rate-limited log line) instead of staying
+ * queued: a listener that stays readable would make a level-triggered
+ * event loop spin.  -1 with errno set if there is no connection. */
+int accept_or_shed(int fd);
+
 #endif

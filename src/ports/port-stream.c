@@ -28,6 +28,7 @@
 
 #include "eth.h"
 #include "log.h"
+#include "util.h"
 #include "loop.h"
 
 /* Per peer: one read takes up to RXBUF (many frames; at least one of the
@@ -138,7 +139,7 @@ static void stream_accept(void *arg, uint32_t events)
 {
 	struct port *p = arg;
 	struct stream_priv *s = port_priv(p);
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept_or_shed(s->listen_fd);
 	if (fd < 0)
 		return;
 	if (s->fd >= 0) {

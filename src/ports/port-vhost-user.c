@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "loop.h"
 #include "port-stream.h"
 #include "vhost/vhost-dev.h"
@@ -363,7 +364,7 @@ static void vu_accept_cb(void *arg, uint32_t events)
 	struct port *p = arg;
 	struct vu_priv *v = port_priv(p);
 	(void)events;
-	int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept_or_shed(v->listen_fd);
 	if (fd < 0)
 		return;
 	if (v->conn_fd >= 0) {

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from frames import StreamClient, eth, framed, random_frames
+from frames import BCAST, StreamClient, eth, framed, random_frames
 from lib import wait_until
 
 
@@ -201,3 +201,55 @@ def test_million_random_frames_never_cross_switches(topo, daemon_factory):
     b = d.stats("b0", "watch")
     assert b["tx_packets"] == 0 and b["rx_packets"] == 0
     assert d.j("switch", "show", "b0")["stats"]["macs"] == 0
+
+
+def test_out_of_file_descriptors_sheds_connections_and_serves_the_rest(topo, daemon_factory):
+    """A local user opening plug connections until the daemon has no file
+    descriptors left: new connections are refused (closed at once, logged),
+    the daemon does not spin on its listening socket, and the ports it has
+    keep forwarding.  (The daemon raises its soft limit to the hard one;
+    here the hard limit is 64.)"""
+    import socket
+    import time
+    host = topo.ns("host")
+    d = daemon_factory(host, prefix=["prlimit", "--nofile=64:64"])
+    d.ctl("switch", "create", "p0", "--type", "private")
+    for port in ("a", "b"):
+        d.ctl("port", "add", "p0", port, "--type", "stream")
+    a = StreamClient.connect_when_ready(d.port("p0", "a")["socket"])
+    b = StreamClient.connect_when_ready(d.port("p0", "b")["socket"])
+    wait_until(lambda: d.port("p0", "a")["state"] == "up" and d.port("p0", "b")["state"] == "up")
+    plug = d.j("switch", "show", "p0")["plug"]
+    hogs = []
+    deadline = time.monotonic() + 20
+    for _ in range(100):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        while True:  # a daemon that stops accepting leaves its backlog full
+            try:
+                s.connect(plug)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the daemon stopped taking connections"
+                time.sleep(0.01)
+        hogs.append(s)
+    wait_until(lambda: "out of file descriptors" in d.read_log(), what="the shedding log line")
+    t0 = cpu_ticks(d.proc.pid)
+    time.sleep(2)
+    used = cpu_ticks(d.proc.pid) - t0
+    assert used < 100, f"the daemon used {used} ticks in 2 s: spinning on its listener?"
+    frame = eth("02:00:00:00:00:0b", "02:00:00:00:00:0a", 0x88B5, b"still forwarding")
+    b.send(eth(BCAST, "02:00:00:00:00:0b", 0x88B5, b"hello"))
+    a.recv_match(lambda f: b"hello" in f)
+    a.send(frame)
+    assert b.recv_match(lambda f: b"still forwarding" in f) is not None
+    for s in hogs:
+        s.close()
+
+
+def cpu_ticks(pid):
+    """utime + stime of the vswitchd process under `ip netns exec` (pid is
+    ip's, which execs the wrappers and vswitchd in turn: same pid)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
