@@ -86,12 +86,15 @@ static size_t put_frame(uint8_t *b, const uint8_t *dst, const uint8_t *src, unsi
 	return 4 + size;
 }
 
-static void drain(struct client *c)
+/* Read what is there; returns the bytes read. */
+static size_t drain(struct client *c)
 {
+	size_t total = 0;
 	for (;;) {
 		ssize_t r = read(c->fd, c->rx + c->rx_len, sizeof(c->rx) - c->rx_len);
 		if (r <= 0)
-			return;
+			return total;
+		total += (size_t)r;
 		c->rx_len += (size_t)r;
 		size_t pos = 0;
 		while (c->rx_len - pos >= 4) {
@@ -168,11 +171,20 @@ int main(int argc, char **argv)
 			return 1;
 		fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
 	}
-	usleep(300000);
-	for (unsigned i = 0; i < nports; i++) {
-		drain(&c[i]);
-		c[i].rx_frames = 0;
+	/* Each announcement is flooded to every other port: with 1,024
+	 * ports a million frames, one write per port per burst.  Wait until
+	 * that storm is over (nothing arrives for half a second), so the
+	 * measurement starts with every station learned. */
+	for (double quiet_since = now(), limit = now() + 60; now() - quiet_since < 0.5 && now() < limit;) {
+		usleep(50000);
+		size_t got = 0;
+		for (unsigned i = 0; i < nports; i++)
+			got += drain(&c[i]);
+		if (got)
+			quiet_since = now();
 	}
+	for (unsigned i = 0; i < nports; i++)
+		c[i].rx_frames = 0;
 	/* One prepared batch per client. */
 	uint8_t **batch = calloc(nports, sizeof(*batch));
 	size_t blen = 0;
