@@ -200,7 +200,21 @@ int main(int argc, char **argv)
 	long t0 = pid ? cpu_ticks(pid) : 0;
 	double start = now(), end = start + duration;
 	struct pollfd *pf = calloc(nports, sizeof(*pf));
+	double next_announce = start + 10;
 	while (now() < end) {
+		/* Clients that only receive speak now and then, as a real
+		 * station does, or the switch forgets them after its aging time
+		 * (300 s) and floods their frames to every port. */
+		if (senders < nports && now() >= next_announce) {
+			next_announce += 10;
+			for (unsigned i = senders; i < nports; i++) {
+				size_t l = put_frame(buf, bc, c[i].mac, 60);
+				fcntl(c[i].fd, F_SETFL, 0);
+				if (write(c[i].fd, buf, l) != (ssize_t)l)
+					return 1;
+				fcntl(c[i].fd, F_SETFL, O_NONBLOCK);
+			}
+		}
 		/* Paced: no sender gets ahead of rate * elapsed. */
 		bool ahead = rate > 0 && (double)c[0].tx_frames >= rate * (now() - start);
 		for (unsigned i = 0; i < senders && !ahead; i++) {
