@@ -436,7 +436,7 @@ static int link_get(int ifindex, const char *name, bool stats, struct hn_link *o
 	return 0;
 }
 
-int hn_link_get(const char *name, struct hn_link *out)
+static int link_get_by_name(const char *name, bool stats, struct hn_link *out)
 {
 	if (!name || !out)
 		return -EINVAL;
@@ -444,17 +444,17 @@ int hn_link_get(const char *name, struct hn_link *out)
 	/* A name that is no valid interface name names no interface. */
 	if (len == 0 || len >= IFNAMSIZ)
 		return -ENODEV;
-	return link_get(0, name, false, out);
+	return link_get(0, name, stats, out);
+}
+
+int hn_link_get(const char *name, struct hn_link *out)
+{
+	return link_get_by_name(name, false, out);
 }
 
 int hn_link_get_stats(const char *name, struct hn_link *out)
 {
-	if (!name || !out)
-		return -EINVAL;
-	size_t len = strnlen(name, IFNAMSIZ);
-	if (len == 0 || len >= IFNAMSIZ)
-		return -ENODEV;
-	return link_get(0, name, true, out);
+	return link_get_by_name(name, true, out);
 }
 
 int hn_link_get_by_index(int ifindex, struct hn_link *out)
