@@ -80,19 +80,24 @@ def gro(topo, ns, ifname):
                 if line.startswith("generic-receive-offload:"))
 
 
+def tcp_transfers(topo, servers, clients, nbytes="20000000"):
+    """Start tcpcheck servers (ns, ip, port), then run each client (ns, ip,
+    port) to completion: 20 MB each, checked end to end."""
+    for ns, ip, port in servers:
+        topo.popen(ns, ["/usr/bin/python3", TCPCHECK, "server", ip, port])
+    time.sleep(0.5)
+    for ns, ip, port in clients:
+        topo.run(ns, ["/usr/bin/python3", TCPCHECK, "client", ip, port, nbytes], timeout=60)
+
+
 def test_tcp_through_a_port_without_offloads(topo, daemon_factory):
     """Segmentation-offload frames (from vm1's TSO, or joined by GRO) that
     leave through an interface without TSO or checksum offload are segmented
     and checksummed on the way out, not dropped; both ways."""
     host, d, vm1, vm2 = setup_internal(topo, daemon_factory)
     topo.run(host, ["ethtool", "-K", "vm2p", "tx", "off", "tso", "off"])
-    topo.popen(vm2, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.12", "5001"])
-    topo.popen(vm1, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.11", "5002"])
-    time.sleep(0.5)
-    topo.run(vm1, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.12", "5001", "20000000"],
-             timeout=60)
-    topo.run(vm2, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.11", "5002", "20000000"],
-             timeout=60)
+    tcp_transfers(topo, servers=[(vm2, "10.0.0.12", "5001"), (vm1, "10.0.0.11", "5002")],
+                  clients=[(vm1, "10.0.0.12", "5001"), (vm2, "10.0.0.11", "5002")])
     for p in ("vm1", "vm2"):
         st = d.stats("sw0", p)
         assert st["tx_dropped"] == 0 and st["rx_drop_malformed"] == 0, (p, st)
@@ -100,15 +105,9 @@ def test_tcp_through_a_port_without_offloads(topo, daemon_factory):
 
 def test_tcp_with_default_offloads(topo, daemon_factory):
     host, d, vm1, vm2 = setup_internal(topo, daemon_factory)
-    topo.popen(vm2, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.12", "5001"])
-    topo.popen(host, ["/usr/bin/python3", TCPCHECK, "server", "10.0.0.1", "5002"])
-    time.sleep(0.5)
-    topo.run(vm1, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.12", "5001", "20000000"],
-             timeout=60)
-    topo.run(vm1, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.1", "5002", "20000000"],
-             timeout=60)
-    topo.run(host, ["/usr/bin/python3", TCPCHECK, "client", "10.0.0.12", "5001", "20000000"],
-             timeout=60)
+    tcp_transfers(topo, servers=[(vm2, "10.0.0.12", "5001"), (host, "10.0.0.1", "5002")],
+                  clients=[(vm1, "10.0.0.12", "5001"), (vm1, "10.0.0.1", "5002"),
+                           (host, "10.0.0.12", "5001")])
     for p in ("vm1", "vm2", "host"):
         st = d.stats("sw0", p)
         assert st["rx_drop_malformed"] == 0 and st["tx_drop_offload"] == 0, (p, st)
