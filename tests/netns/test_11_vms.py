@@ -90,14 +90,16 @@ def test_two_virtio_vms_on_vhost_user(topo, daemon_factory, guests):
 
 def test_vm_with_the_printed_qemu_arguments(topo, daemon_factory, guests):
     """What `port show` prints, word for word, plugs a VM in: it gets link
-    and pings the host vNIC.  (Under TCG the printed line has vectors=0.)"""
+    and pings the host vNIC, under whichever accelerator works here.  The
+    vhost-user line always has vectors=0: QEMU 7.2 under TCG crashes with
+    MSI-X for vhost-user, and /dev/kvm may exist without working."""
     host, d = internal_switch(topo, daemon_factory)
     d.ctl("port", "add", "sw0", "vq", "--type", "vhost-user")
     d.ctl("port", "add", "sw0", "sq", "--type", "stream")
     for port, ip in (("vq", "10.11.0.31/24"), ("sq", "10.11.0.32/24")):
         args = shlex.split(d.port("sw0", port)["qemu"])
         if port == "vq":
-            assert "-m" in args and "vectors=0" in " ".join(args) or os.access("/dev/kvm", os.W_OK)
+            assert "-m" in args and "vectors=0" in " ".join(args)
         g = guests("vm-" + port, args, ip=ip, memory=port != "vq")
         r = g.wait_for(r"^VST-NIC eth0 .*carrier=1", 120)
         assert r, g.tail(20)
