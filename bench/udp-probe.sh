@@ -42,6 +42,7 @@ ip netns exec $P-a ping -c 50 -i 0.01 -q 10.77.0.2 | tail -1 | sed 's/^/ping: /'
 ip netns exec $P-b iperf3 -s -1 -D
 sleep 0.3
 PID=$(ip netns pids $P-sw | head -1)
+[ -z "${PROBE_NICE:-}" ] || renice -n "$PROBE_NICE" -p "$PID" >/dev/null
 read -r -a s0 < /proc/$PID/stat
 F0=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
 PERF=""

@@ -14,7 +14,10 @@
  *
  * Packets live only within one pass of the event loop: a backend that cannot
  * send at once copies the frame into its own queue.  So the pool only needs
- * room for one burst in flight plus segmentation output.
+ * room for one burst in flight plus segmentation output, and a PKT_EXT packet
+ * over a guest's buffer is released before the guest gets the buffer back.
+ * PKT_EXT packets are read-only (no headroom, memory another party may change
+ * at any time): read each field once, and write only into a copy.
  *
  * Not thread-safe: the pool belongs to the one datapath thread.
  */

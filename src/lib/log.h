@@ -33,5 +33,6 @@ bool ratelimit_ok(struct ratelimit *rl);
 
 /* Log through a rate limiter: for conditions a remote peer controls. */
 #define log_warn_rl(rl, ...) do { if (ratelimit_ok(rl)) log_msg(LOG_WARN, __VA_ARGS__); } while (0)
+#define log_error_rl(rl, ...) do { if (ratelimit_ok(rl)) log_msg(LOG_ERROR, __VA_ARGS__); } while (0)
 
 #endif

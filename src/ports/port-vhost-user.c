@@ -141,6 +141,9 @@ static void tx_run(struct port *p, unsigned budget)
 		return;
 	if (vq->kicks_on)
 		virtq_kicks_off(vq);
+	/* Frames go to the switch by reference into guest memory where they
+	 * can (virtq.h): one copy, into the receiving port. */
+	vq->zero_copy = true;
 	for (unsigned b = 0; b < budget; b++) {
 		uint16_t old_used = vq->last_used_idx;
 		int n = virtq_tx_dequeue(vq, &v->dev.mem, pkts, PKT_BURST, &p->stats, &why);
@@ -153,12 +156,6 @@ static void tx_run(struct port *p, unsigned budget)
 			vu_reset(p, "guest TX ring", why);
 			return;
 		}
-		if (vq->call_fd >= 0 && virtq_need_call(vq, old_used))
-			signal_call(vq);
-		/* Kicks off with an event index means "just behind us": keep
-		 * it so, or the guest kicks each time it wraps past it. */
-		if (vq->event_idx && !vq->kicks_on)
-			virtq_kicks_off(vq);
 		if (n) {
 			port_input(p, pkts, (unsigned)n);
 			/* port_input may have reset this port (never in
@@ -166,7 +163,28 @@ static void tx_run(struct port *p, unsigned budget)
 			 * ingress port), so look again. */
 			if (!vq->mapped)
 				return;
+			if (unlikely(vq->zc_out)) {
+				/* A packet outlived its pass: a bug.  The ring
+				 * waits for it rather than let the guest reuse
+				 * a buffer that is still read. */
+				log_error_rl(&v->rl, "port %s: %u guest frames still held after a pass",
+					     p->name, vq->zc_out);
+			}
+			/* The switch read the guest's frames in place: if
+			 * the frontend shrank its memory meanwhile, it goes. */
+			if (v->dev.mem.poisoned) {
+				vu_reset(p, "guest TX ring", "the frontend shrank its memory under us");
+				return;
+			}
 		}
+		/* Completed chains are published by now (zero-copy ones when
+		 * the switch let go of them): interrupt the guest if it asked. */
+		if (vq->call_fd >= 0 && virtq_need_call(vq, old_used))
+			signal_call(vq);
+		/* Kicks off with an event index means "just behind us": keep
+		 * it so, or the guest kicks each time it wraps past it. */
+		if (vq->event_idx && !vq->kicks_on)
+			virtq_kicks_off(vq);
 		if (n == PKT_BURST || virtq_pending(vq))
 			continue;
 		if (v->polling)

@@ -232,6 +232,37 @@ static bool tx_offload_ok(const struct virtq *vq, const struct vnet_hdr_mrg *h)
 
 enum tx_verdict { TX_OK, TX_DROP, TX_NOBUF };
 
+/* The last zero-copy packet of a burst is gone: the guest may have its
+ * buffers back. */
+static void zc_release(struct pkt *k)
+{
+	struct virtq *vq = k->owner;
+	if (vq->zc_out)
+		vq->zc_out--;
+	if (vq->zc_out == 0 && vq->zc_unpublished && vq->mapped) {
+		vq->zc_unpublished = false;
+		used_publish(vq);
+	}
+}
+
+/* A packet over the frame where it lies in guest memory, if it lies in one
+ * piece and carries no offload work (checksum completion and segmentation
+ * read and write the frame more than once).  NULL: copy it. */
+static struct pkt *tx_ref(struct virtq *vq, const struct vq_chain *c, uint32_t flen)
+{
+	uint32_t hl = vq->hdr_len;
+	unsigned i = 0;
+	uint64_t off = hl;
+	while (i < c->nseg && off >= c->seg[i].len)
+		off -= c->seg[i++].len;
+	if (i == c->nseg || c->seg[i].len - off < flen)
+		return NULL;
+	struct pkt *k = pkt_alloc_ext(c->seg[i].p + off, flen, zc_release, vq, 0);
+	if (k)
+		vq->zc_out++;
+	return k;
+}
+
 static enum tx_verdict tx_copy(struct virtq *vq, const struct vq_chain *c, struct pkt **out,
 			       struct port_stats *st)
 {
@@ -253,7 +284,12 @@ static enum tx_verdict tx_copy(struct virtq *vq, const struct vq_chain *c, struc
 		st->rx_drop[RX_DROP_MALFORMED]++;
 		return TX_DROP;
 	}
-	struct pkt *k = pkt_alloc((uint32_t)flen);
+	struct pkt *k = NULL;
+	if (vq->zero_copy && !(h.flags | h.gso_type) && (k = tx_ref(vq, c, (uint32_t)flen))) {
+		*out = k;
+		return TX_OK;
+	}
+	k = pkt_alloc((uint32_t)flen);
 	if (!k)
 		return TX_NOBUF;
 	chain_read(c, hl, k->data, (uint32_t)flen);
@@ -312,13 +348,17 @@ int virtq_tx_dequeue(struct virtq *vq, struct vhost_mem *mem, struct pkt **pkts,
 			pkt_free_burst(pkts, got);
 			return r;
 		}
-		/* The frame is ours now: give the buffer back at once. */
+		/* The frame is ours now (copied, or referenced and published
+		 * when released): the chain is done. */
 		used_put(vq, head, 0);
 		vq->last_avail_idx++;
 		if (k)
 			pkts[got++] = k;
 	}
-	used_publish(vq);
+	if (vq->zc_out)
+		vq->zc_unpublished = true;
+	else
+		used_publish(vq);
 	return (int)got;
 }
 
@@ -337,7 +377,9 @@ static uint32_t chain_write(const struct vq_chain *c, uint32_t off, const uint8_
 		uint32_t take = sl - off;
 		if (take > len - done)
 			take = len - done;
-		memcpy(c->seg[i].p + off, src + done, take);
+		/* memmove: with zero copy the source may be guest memory too,
+		 * and a hostile guest may post the same buffer both ways. */
+		memmove(c->seg[i].p + off, src + done, take);
 		done += take;
 		off = 0;
 	}

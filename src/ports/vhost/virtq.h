@@ -7,13 +7,19 @@
  * - the guest's RX queue (vhost queue 0): virtq_rx_enqueue() copies packets
  *   into the guest's buffers, spreading a frame over several chains with
  *   MRG_RXBUF, and publishes the used index once per call.
+ * Zero copy (vq->zero_copy): a plain frame (no offload metadata) that lies in
+ * one piece of guest memory is not copied out: its packet is a PKT_EXT one
+ * pointing into the guest's buffer, and the one copy is the one into the
+ * receiving port.  Its chain is written to the used ring at once but the used
+ * index is published only when the last such packet is released, so the
+ * guest cannot reuse a buffer the switch still reads.  Packets live within
+ * one pass of the loop (pkt.h), so by the time virtq_tx_dequeue()'s caller
+ * has handed the burst to the switch and it returned, everything is released
+ * and published.
  * Since every chain is completed in the order it was made available and
- * before the call returns, last_used_idx == last_avail_idx between calls: the
+ * before the pass ends, last_used_idx == last_avail_idx between passes: the
  * ring has no in-flight state, so GET_VRING_BASE can be answered at any time
- * and a reconnect resumes exactly where the old connection stopped.  A later
- * zero-copy TX path (PKT_EXT packets pointing into guest buffers) would break
- * that: it has to complete chains from release() in order, and stopping the
- * ring must wait for them.
+ * and a reconnect resumes exactly where the old connection stopped.
  *
  * The guest is untrusted and shares the memory: every ring field and
  * descriptor is read once into a local (VQ_READ_ONCE) and checked before use;
@@ -79,6 +85,12 @@ struct virtq {
 	uint16_t last_used_idx;
 	uint16_t used_flags;	 /* our copy of used->flags */
 	bool kicks_on;		 /* we asked the guest to kick us */
+
+	/* Zero-copy TX (see the top): allowed, packets still out, and used
+	 * entries written but not yet published because of them. */
+	bool zero_copy;
+	unsigned zc_out;
+	bool zc_unpublished;
 };
 
 void virtq_init(struct virtq *vq);
@@ -95,9 +107,12 @@ void virtq_unmap(struct virtq *vq);
 int virtq_walk(struct virtq *vq, struct vhost_mem *mem, uint16_t head, bool writable,
 	       struct vq_chain *c, const char **why);
 
-/* Guest TX: take up to max frames into pkts (allocated here).  Returns how
- * many, or -errno with *why if the ring is broken (pkts then holds nothing).
- * Drops are counted in st->rx_drop. */
+/* Guest TX: take up to max frames into pkts (allocated here; with
+ * vq->zero_copy some may point into guest memory, and the used index moves
+ * when the last of those is freed).  Returns how many, or -errno with *why if
+ * the ring is broken (pkts then holds nothing).  Drops are counted in
+ * st->rx_drop.  The frames' bytes are the guest's to change at any time:
+ * whoever looks at them reads each field once (the switch reads the MACs). */
 int virtq_tx_dequeue(struct virtq *vq, struct vhost_mem *mem, struct pkt **pkts, unsigned max,
 		     struct port_stats *st, const char **why);
 
