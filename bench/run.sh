@@ -61,15 +61,15 @@ stamp() { # SECTION: when, and from which commit, its figures were measured
 	mv "$W/sections.new" "$W/sections"
 }
 if [ $QUICK = 1 ]; then
-	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--trials 1 --duration 1 --warmup 1 --sizes 64"
+	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--duration 1 --warmup 1 --sizes 64"
 	KINDS_OFF="bridge custom" KINDS_ON="custom"
 	export CORE_MACS=1000 CORE_PORTS=2
 	# No waiting for a quiet machine: the figures do not count.
 	export CB_MAX_BG=0
 	VH="$VH --retries 0"
 else
-	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--trials 3 --sizes 64,1518"
-	KINDS_OFF="none bridge vde ovs ovs-afxdp custom" KINDS_ON="none bridge custom"
+	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--sizes 64,1518"
+	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy" KINDS_ON="none bridge custom"
 fi
 want veth && printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
 
@@ -123,10 +123,12 @@ if want veth; then
 			for k in $kinds; do
 				log "veth run $r/$RUNS: $k, offloads $off"
 				args=(-n 1 -t "$T" --offload "$off" --no-header --csv "$W/veth.csv")
-				if [ "$k" = custom ]; then
-					"$VB" "${args[@]}" --label vswitch custom \
-						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\"" >/dev/null ||
-						log "vswitch run failed"
+				if [ "$k" = custom ] || [ "$k" = custom-busy ]; then
+					label=vswitch opt=
+					[ "$k" = custom-busy ] && label=vswitch-busy-poll opt=--busy-poll
+					"$VB" "${args[@]}" --label $label custom \
+						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\" $opt" >/dev/null ||
+						log "$label run failed"
 				else
 					"$VB" "${args[@]}" "$k" >/dev/null || log "$k run failed"
 				fi
@@ -138,25 +140,30 @@ fi
 
 # --- vhost-user: two DPDK virtio_user endpoints through the switch --------
 if want vhost; then
-	rm -f "$W"/vhost-*.csv
+	rm -f "$W"/vhost-*.csv "$W"/vhost-*.log
 	VHB=$PEER/vhost/vhost-bench.sh
 	"$VHB" build >/dev/null 2>&1 || "$VHB" setup >/dev/null
 	"$VHB" build >/dev/null
-	log "vhost-user: vswitch"
-	# shellcheck disable=SC2086
-	"$VHB" custom $VH --results "$W/vhost-vswitch.csv" --no-taskset -- \
-		"$ROOT/bench/vhost-switch.sh" {sock0} {sock1} {cpu} >"$W/vhost-vswitch.log" 2>&1 ||
-		log "vhost-user vswitch run failed (see $W/vhost-vswitch.log)"
-	if [ $QUICK = 0 ]; then
-		log "vhost-user: testpmd io"
+	# Trials interleaved (vswitch, testpmd, OVS, then again): this machine
+	# drifts between a fast and a slow mode for minutes at a time, and a
+	# ratio means something only between neighbouring trials.
+	ntrials=3; [ $QUICK = 1 ] && ntrials=1
+	for t in $(seq $ntrials); do
+		log "vhost-user trial $t/$ntrials: vswitch"
 		# shellcheck disable=SC2086
-		"$VHB" testpmd $VH --fwd io --results "$W/vhost-testpmd.csv" >/dev/null 2>&1 ||
+		"$VHB" custom $VH --trials 1 --results "$W/vhost-vswitch.csv" --no-taskset -- \
+			"$ROOT/bench/vhost-switch.sh" {sock0} {sock1} {cpu} >>"$W/vhost-vswitch.log" 2>&1 ||
+			log "vhost-user vswitch run failed (see $W/vhost-vswitch.log)"
+		[ $QUICK = 1 ] && continue
+		log "vhost-user trial $t/$ntrials: testpmd io"
+		# shellcheck disable=SC2086
+		"$VHB" testpmd $VH --trials 1 --fwd io --results "$W/vhost-testpmd.csv" >/dev/null 2>&1 ||
 			log "testpmd run failed"
-		log "vhost-user: OVS-DPDK NORMAL"
+		log "vhost-user trial $t/$ntrials: OVS-DPDK NORMAL"
 		# shellcheck disable=SC2086
-		"$VHB" ovs $VH --ovs-flows normal --results "$W/vhost-ovs.csv" >/dev/null 2>&1 ||
+		"$VHB" ovs $VH --trials 1 --ovs-flows normal --results "$W/vhost-ovs.csv" >/dev/null 2>&1 ||
 			log "OVS-DPDK run failed"
-	fi
+	done
 	stamp vhost
 fi
 
