@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	h.loop = loop_new();
-	if (!h.loop || pkt_pool_init(4096, 256, 0) < 0) {
+	if (!h.loop || pkt_pool_init(4096, 256, 4096) < 0) {
 		fprintf(stderr, "vhost-harness: out of memory\n");
 		return 1;
 	}
