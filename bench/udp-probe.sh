@@ -5,7 +5,9 @@
 #   bench/udp-probe.sh [DURATION] [vswitchd options...]
 # PROBE_TCP=1: one TCP stream instead, veth offloads left on (64 KB segments);
 # PROBE_TCP=off: one TCP stream with offloads off.  PROBE_GRO=on|off: set GRO
-# on the switch's veth ends by hand first.
+# on the switch's veth ends by hand first.  PROBE_NICE=N / PROBE_CPU=LIST:
+# renice / pin vswitchd once it runs (tried for 64-byte UDP: neither moved the
+# received rate, see doc/design.md).
 # VSWITCH_BENCH_BUILD: the build (default build-bench).  Not a benchmark of
 # record (see bench/run.sh): a tool for trying datapath changes.
 set -eu
@@ -43,6 +45,7 @@ ip netns exec $P-b iperf3 -s -1 -D
 sleep 0.3
 PID=$(ip netns pids $P-sw | head -1)
 [ -z "${PROBE_NICE:-}" ] || renice -n "$PROBE_NICE" -p "$PID" >/dev/null
+[ -z "${PROBE_CPU:-}" ] || taskset -a -p -c "$PROBE_CPU" "$PID" >/dev/null
 read -r -a s0 < /proc/$PID/stat
 F0=$($C --json stats b0 b | jq '.[0].stats.tx_packets')
 PERF=""
