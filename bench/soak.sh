@@ -96,6 +96,9 @@ fi
 sleep 1
 RSS1=$(rss)
 $C --json stats s0 > "$T/stats.json"
+# Where datagrams the switch delivered were lost after it: c2's own kernel.
+ip netns exec $P-c2 nstat -saz UdpInDatagrams UdpRcvbufErrors UdpInErrors 2>/dev/null |
+	awk 'NR > 1 {printf "%s%s %s", sep, $1, $2; sep = ", "}' > "$T/c2-nstat" || true
 $C --json switch show s0 > "$T/switch.json"
 
 {
@@ -121,6 +124,8 @@ $C --json switch show s0 > "$T/switch.json"
 	echo
 	echo "vhost-peer: \`$(tail -1 "$T/vhost.txt")\`"
 	echo
+	echo "c2's kernel (UDP receiver; losses after the switch delivered): $(cat "$T/c2-nstat")"
+	echo
 	echo "## Drops by port and reason (the switch's counters at the end)"
 	echo
 	jq -r '.[] | "- \(.name): rx \(.stats.rx_packets), tx \(.stats.tx_packets), " + ([.stats | to_entries[] | select((.key | test("drop_|refused|resets")) and .value > 0) | "\(.key)=\(.value)"] | if length == 0 then "no drops" else join(", ") end)' "$T/stats.json"
@@ -130,5 +135,7 @@ $C --json switch show s0 > "$T/switch.json"
 	echo "RSS samples (s, KiB): $(tail -n +2 "$T/rss.csv" | tr '\n' ' ')"
 	echo
 	echo "Warnings and errors the daemon logged: $(grep -cE 'warn|error' "$T/vswitchd.log" || true)"
+	echo
+	grep -E 'warn|error' "$T/vswitchd.log" | sort | uniq -c | sort -rn | head -20 | sed 's/^/    /' || true
 } > "$OUT"
 cat "$OUT"
