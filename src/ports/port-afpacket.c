@@ -25,6 +25,7 @@
  *
  * If the interface disappears the socket reports an error: the port goes down
  * and tick() re-attaches it by name when an interface of that name is back.
+ * A link that goes down (same interface, same index) keeps its socket.
  */
 #include "port-afpacket.h"
 
@@ -63,6 +64,7 @@ struct afp_priv {
 	struct loop_watch w;
 	struct ratelimit rl;
 	bool lost_logged;
+	bool link_down; /* attached, but the interface's link is down */
 	uint8_t *ring;
 	unsigned head; /* the next slot to look at */
 };
@@ -167,6 +169,21 @@ static void afp_update_gso_socket(struct port *p)
 	a->fd_gso = g;
 }
 
+/* Follow the link: a port whose link is down is down (not flooded to, its
+ * stations forgotten), and comes back up with the link. */
+static void afp_check_link(struct port *p)
+{
+	struct afp_priv *a = port_priv(p);
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", p->ifname);
+	bool up = ioctl(a->fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	if (up == !a->link_down)
+		return;
+	a->link_down = !up;
+	log_info("port %s: link of %s %s", p->name, p->ifname, up ? "up" : "down");
+	port_set_state(p, up ? PORT_UP : PORT_DOWN);
+}
+
 static int afp_attach(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
@@ -186,6 +203,7 @@ static int afp_attach(struct port *p)
 	a->head = 0;
 	a->ifindex = ifindex;
 	a->lost_logged = false;
+	a->link_down = false;
 	afp_update_gso_socket(p);
 	port_set_state(p, PORT_UP);
 	return 0;
@@ -252,6 +270,12 @@ static void afp_tick(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
 	if (a->fd >= 0) {
+		if ((int)if_nametoindex(p->ifname) != a->ifindex) {
+			afp_lost(p, ENODEV);
+			return;
+		}
+		if (a->link_down)
+			afp_check_link(p);
 		afp_count_overruns(p);
 		afp_update_gso_socket(p);
 		return;
@@ -378,7 +402,14 @@ static void afp_rx(void *arg, uint32_t events)
 		int err = 0;
 		socklen_t l = sizeof(err);
 		getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-		if (err == ENETDOWN || err == ENXIO || err == ENODEV) {
+		/* The kernel says ENETDOWN when the link goes down (or was down
+		 * when we bound: a fresh veth the daemon is about to bring up),
+		 * and on deletion, which begins with the link going down.  The
+		 * socket stays: the kernel hooks it in again when the link comes
+		 * up.  tick() notices a deletion by the name's index. */
+		if (err == ENETDOWN && (int)if_nametoindex(p->ifname) == a->ifindex) {
+			afp_check_link(p);
+		} else if (err == ENETDOWN || err == ENXIO || err == ENODEV) {
 			afp_lost(p, err);
 			return;
 		}
