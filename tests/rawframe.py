@@ -21,6 +21,7 @@ PACKET_AUXDATA = 8
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 ETH_P_ALL = 3
+SO_RCVBUFFORCE = 33
 
 
 def send(ifname, frames):
@@ -33,6 +34,7 @@ def send(ifname, frames):
 def recv(ifname, count, timeout):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)  # bursts
     s.bind((ifname, ETH_P_ALL))
     print("ready", flush=True)
     deadline = time.monotonic() + timeout

@@ -176,3 +176,48 @@ def test_peer_that_stops_reading_stalls_nobody(topo, daemon_factory):
     # The netdev VMs got the whole flood (their queues are the kernel's).
     assert d.stats("s0", "loud")["rx_packets"] == 20000
     assert d.port("s0", "deaf")["state"] == "up"
+
+
+def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
+    """Frames to a kernel interface go through a transmit ring, bigger ones by
+    a second socket: after the ring has wrapped around twice every frame has
+    arrived unchanged and in order, and a frame too big for the interface is
+    counted as an error without holding up the ones after it."""
+    rawframe = os.path.join(os.path.dirname(__file__), "..", "rawframe.py")
+    host = topo.ns("host")
+    d = daemon_factory(host)
+    d.ctl("switch", "create", "s0", "--type", "private", "--mtu", "9000")
+    vm = topo.vm("vm1", host, "vm1p")
+    for ns, ifname in ((vm, "eth0"), (host, "vm1p")):
+        topo.run(ns, ["ip", "link", "set", ifname, "mtu", "5000"])
+    d.ctl("port", "add", "s0", "vm1", "--type", "netdev", "--ifname", "vm1p")
+    d.ctl("port", "add", "s0", "q", "--type", "stream")
+    c = StreamClient.connect_when_ready(d.port("s0", "q")["socket"])
+    wait_until(lambda: all(d.port("s0", n)["state"] == "up" for n in ("vm1", "q")))
+    vm_mac = topo.ip_json(vm, "link", "dev", "eth0")[0]["address"]
+
+    def f(i, size):
+        body = f"ring-{i:04d}".encode() + bytes((i + k) & 0xFF for k in range(size))
+        return eth(vm_mac, QMAC, 0x88B5, body[:size - 14])
+
+    sizes = (60, 1514, 4000, 200, 1000)
+    frames = [f(i, sizes[i % len(sizes)]) for i in range(300)]
+    too_big = f(9999, 6000)  # fits the switch (MTU 9000), not the interface (5000)
+    sent = frames[:150] + [too_big] + frames[150:]
+    cap = topo.popen(vm, ["/usr/bin/python3", rawframe, "recv", "eth0", "400", "20"],
+                     stdout=subprocess.PIPE, text=True)
+    assert cap.stdout.readline().strip() == "ready"
+    c.send_raw(b"".join(len(x).to_bytes(4, "big") + x for x in sent))
+    seen = []
+    for line in cap.stdout:
+        x = bytes.fromhex(line.strip())
+        if b"ring-" in x:
+            seen.append(x)
+        if len(seen) == len(frames):
+            break
+    cap.kill()
+    cap.wait()
+    st = d.stats("s0", "vm1")
+    assert len(seen) == len(frames), f"{len(seen)} of {len(frames)} frames arrived; {st}"
+    assert seen == frames, "frames arrived changed or out of order"
+    assert st["tx_drop_error"] == 1 and st["tx_packets"] >= len(frames)
