@@ -25,6 +25,7 @@ import time
 BUILD = os.environ.get("VSWITCH_BUILD", os.path.join(os.path.dirname(__file__), "..", "build"))
 VSWITCHD = os.path.abspath(os.path.join(BUILD, "src", "daemon", "vswitchd"))
 VSWITCHCTL = os.path.abspath(os.path.join(BUILD, "src", "cli", "vswitchctl"))
+RAWFRAME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rawframe.py")
 
 _counter = 0
 
@@ -87,6 +88,29 @@ class Topo:
         p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, **kw)
         self.procs.append(p)
         return p
+
+    def capture(self, ns, ifname, count, timeout):
+        """Start tests/rawframe.py capturing on ifname (frames whole, VLAN
+        tags put back); returns it once it listens.  Read with frames()."""
+        p = self.popen(ns, ["/usr/bin/python3", RAWFRAME, "recv", ifname, str(count),
+                            str(timeout)], stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        return p
+
+    @staticmethod
+    def frames(cap, marker, want):
+        """The captured frames that contain marker, in order, until want of
+        them were seen or the capture ended; stops the capture."""
+        seen = []
+        for line in cap.stdout:
+            f = bytes.fromhex(line.strip())
+            if marker in f:
+                seen.append(f)
+            if len(seen) == want:
+                break
+        cap.kill()
+        cap.wait()
+        return seen
 
     def vm(self, role, host_ns, port_if, ip=None, mac=None):
         """A "VM": a namespace whose eth0 is a veth to port_if in host_ns."""

@@ -10,7 +10,7 @@
 import os
 
 from frames import BCAST, StreamClient, eth, mac_bytes
-from lib import wait_until
+from lib import RAWFRAME, wait_until
 
 
 def test_private_switch_vms_talk_host_cannot(topo, daemon_factory):
@@ -97,9 +97,7 @@ def test_vlan_tagged_frames_cross_netdev_ports(topo, daemon_factory):
 
         vm1: eth0 == vm1p --+-- p0 --+-- stream client "s"
     """
-    import subprocess
     import struct
-    rawframe = os.path.join(os.path.dirname(__file__), "..", "rawframe.py")
     host = topo.ns("host")
     d = daemon_factory(host)
     d.ctl("switch", "create", "p0", "--type", "private")
@@ -121,26 +119,17 @@ def test_vlan_tagged_frames_cross_netdev_ports(topo, daemon_factory):
     # is broadcast so it floods; it also teaches the switch where vm1 is.
     out = [tagged(BCAST, vm_mac, 100, 5, 64, b"vlan-out-1"),
            tagged(s_mac, vm_mac, 4094, 0, 1518, b"vlan-out-2")]
-    topo.run(vm, ["/usr/bin/python3", rawframe, "send", "eth0"] + [f.hex() for f in out])
+    topo.run(vm, ["/usr/bin/python3", RAWFRAME, "send", "eth0"] + [f.hex() for f in out])
     got = [c.recv_match(lambda f, m=f[18:28]: m in f) for f in out]
     assert got == out, "tagged frames from a netdev port arrive changed"
 
     # Switch to guest: the stream client answers with tagged frames to vm1.
-    cap = topo.popen(vm, ["/usr/bin/python3", rawframe, "recv", "eth0", "10", "10"],
-                     stdout=subprocess.PIPE, text=True)
-    assert cap.stdout.readline().strip() == "ready"
+    cap = topo.capture(vm, "eth0", 10, 10)
     back = [tagged(vm_mac, s_mac, 100, 5, 64, b"vlan-in--1"),
             tagged(vm_mac, s_mac, 7, 3, 1518, b"vlan-in--2")]
     for f in back:
         c.send(f)
-    seen = []
-    for line in cap.stdout:
-        f = bytes.fromhex(line.strip())
-        if b"vlan-in-" in f:
-            seen.append(f)
-        if len(seen) == len(back):
-            break
-    cap.kill()
+    seen = topo.frames(cap, b"vlan-in-", len(back))
     assert seen == back, "tagged frames sent to a netdev port arrive changed"
     st = d.stats("p0", "vm1")
     assert st["rx_packets"] >= 2 and st["tx_packets"] >= 2

@@ -183,7 +183,6 @@ def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
     a second socket: after the ring has wrapped around twice every frame has
     arrived unchanged and in order, and a frame too big for the interface is
     counted as an error without holding up the ones after it."""
-    rawframe = os.path.join(os.path.dirname(__file__), "..", "rawframe.py")
     host = topo.ns("host")
     d = daemon_factory(host)
     d.ctl("switch", "create", "s0", "--type", "private", "--mtu", "9000")
@@ -204,19 +203,9 @@ def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
     frames = [f(i, sizes[i % len(sizes)]) for i in range(300)]
     too_big = f(9999, 6000)  # fits the switch (MTU 9000), not the interface (5000)
     sent = frames[:150] + [too_big] + frames[150:]
-    cap = topo.popen(vm, ["/usr/bin/python3", rawframe, "recv", "eth0", "400", "20"],
-                     stdout=subprocess.PIPE, text=True)
-    assert cap.stdout.readline().strip() == "ready"
+    cap = topo.capture(vm, "eth0", 400, 20)
     c.send_raw(b"".join(len(x).to_bytes(4, "big") + x for x in sent))
-    seen = []
-    for line in cap.stdout:
-        x = bytes.fromhex(line.strip())
-        if b"ring-" in x:
-            seen.append(x)
-        if len(seen) == len(frames):
-            break
-    cap.kill()
-    cap.wait()
+    seen = topo.frames(cap, b"ring-", len(frames))
     st = d.stats("s0", "vm1")
     assert len(seen) == len(frames), f"{len(seen)} of {len(frames)} frames arrived; {st}"
     assert seen == frames, "frames arrived changed or out of order"

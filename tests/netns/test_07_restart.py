@@ -9,7 +9,7 @@ import json
 import time
 
 from frames import StreamClient, arp_request, parse_arp
-from lib import wait_until
+from lib import RAWFRAME, wait_until
 
 
 def test_kill9_and_restart_restore_everything(topo, daemon_factory):
@@ -130,7 +130,6 @@ def test_counters_survive_restart_and_count_what_was_missed(topo, daemon_factory
     import json
     import os
     import time
-    rawframe = os.path.join(os.path.dirname(__file__), "..", "rawframe.py")
     host = topo.ns("host")
     d = daemon_factory(host)
     d.ctl("switch", "create", "sw0", "--type", "internal")
@@ -143,7 +142,7 @@ def test_counters_survive_restart_and_count_what_was_missed(topo, daemon_factory
 
     def send(n, tag):
         frame = (b"\xff" * 6 + bytes.fromhex("020000000801") + b"\x88\xb5" + tag).ljust(60, b"\0")
-        topo.run(vm1, ["/usr/bin/python3", rawframe, "send", "eth0"] + [frame.hex()] * n)
+        topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0"] + [frame.hex()] * n)
 
     send(40, b"before")
     wait_until(lambda: d.stats("sw0", "vm1")["rx_packets"] >= 40)
