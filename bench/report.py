@@ -80,13 +80,18 @@ for k, label in (("date", "date"), ("cpu", "CPU"), ("cores", "cores"), ("mem", "
 w("")
 stamps = [l.split(None, 3) for l in (read("sections") or "").splitlines() if l.strip()]
 if stamps:
-    w("| section | measured (UTC) | vswitch commit |")
-    w("|---|---|---|")
+    w("| section | measured (UTC) | vswitch commit | CPU probe, s |")
+    w("|---|---|---|---:|")
     for st in stamps:
-        w(f"| {st[0]} | {st[1]} {st[2]} | {st[3] if len(st) > 3 else '?'} |")
+        rest = st[3].split() if len(st) > 3 else ["?"]
+        probe = next((x[6:] for x in rest if x.startswith("probe=")), "–")
+        w(f"| {st[0]} | {st[1]} {st[2]} | {rest[0]} | {probe} |")
     w("")
 w("The machine is a shared 2-core VM: other jobs' load moves figures by 10 to 20 % "
-  "between runs, which is why only ratios from the same run are compared.")
+  "between runs, at times by 3x, which is why only ratios from the same run are "
+  "compared. The CPU probe (seconds for a fixed `awk` loop on one core, taken "
+  "when the section ended) shows how fast the machine was then: compare it "
+  "between sections and runs; a larger figure is a slower machine.")
 w("")
 targets = []
 

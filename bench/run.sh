@@ -55,9 +55,21 @@ fi
 export CB_PREFIX=${CB_PREFIX:-cb-vs$$}
 log() { echo "bench: $*" >&2; }
 COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
-stamp() { # SECTION: when, and from which commit, its figures were measured
-	{ grep -v "^$1 " "$W/sections" 2>/dev/null || true; echo "$1 $(date -u '+%Y-%m-%d %H:%M') $COMMIT"; } \
-		>"$W/sections.new"
+# How fast the shared machine is at the moment: seconds for a fixed loop on
+# one core.  Other tenants' load makes it larger, and every figure of that
+# section slower with it, peers' included.
+probe() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	awk 'BEGIN { for (i = 0; i < 2e7; i++) s += i }'
+	t1=$(date +%s.%N)
+	echo "$t0 $t1" | awk '{ printf "%.2f\n", $2 - $1 }'
+}
+stamp() { # SECTION: when, from which commit, and how fast the machine was
+	local p
+	p=$(probe)
+	{ grep -v "^$1 " "$W/sections" 2>/dev/null || true
+	  echo "$1 $(date -u '+%Y-%m-%d %H:%M') $COMMIT probe=$p"; } >"$W/sections.new"
 	mv "$W/sections.new" "$W/sections"
 }
 if [ $QUICK = 1 ]; then

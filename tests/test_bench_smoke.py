@@ -32,4 +32,7 @@ def test_bench_quick_run_reports_every_section(tmp_path):
     assert re.search(rf"\| vswitch \| 64 \| {figure} \|", text), text
     assert re.search(r"\| 2 \| batch \| [\d,]+ \|", text), text
     assert re.search(rf"\| unicast \| 1,000 \| {figure} \|", text), text
+    # Each section says when, from which commit and on how fast a machine.
+    for section in ("idle", "veth", "vhost", "stream", "core"):
+        assert re.search(rf"\| {section} \| [^|]+ \| [^|]+ \| {figure} \|", text), text
     assert "Smoke run" in text
