@@ -90,8 +90,10 @@ if stamps:
 w("The machine is a shared 2-core VM: other jobs' load moves figures by 10 to 20 % "
   "between runs, at times by 3x, which is why only ratios from the same run are "
   "compared. The CPU probe (seconds for a fixed `awk` loop on one core, taken "
-  "when the section ended) shows how fast the machine was then: compare it "
-  "between sections and runs; a larger figure is a slower machine.")
+  "when the section ended) shows CPU time taken by other tenants: a larger "
+  "figure is a slower machine. It does not show contention for memory and "
+  "caches: every backend's vhost-user figures have moved 2 to 3x between runs "
+  "with the probe unchanged.")
 w("")
 targets = []
 

@@ -3,7 +3,7 @@
 # figure next to its peers' from the same run, the command that measured it,
 # and the machine.  Installs what it needs (scripts/deps.sh bench).
 #
-#   sudo bench/run.sh                 the full run (about 40 minutes)
+#   sudo bench/run.sh                 the full run (about 25 minutes)
 #   sudo bench/run.sh --quick         smoke run: every section, seconds each,
 #                                     our switch and one peer; figures are not
 #                                     meaningful (CI runs this)
