@@ -25,8 +25,11 @@
  * and receiver ping-pong per frame; the ring walks the burst without that.
  * The vnet header's hdr_len is set to the whole frame so that the kernel
  * copies the frame out of the slot instead of pointing into it: the kernel
- * hands a slot back as soon as the skb loses its owner (at IP receive on this
- * host), long before the data is consumed, and we would overwrite it.
+ * hands a slot back when the skb loses its owner (skb_orphan(), which IP
+ * receive does), and a receiver could still hold page fragments of the slot
+ * that we then overwrite.  A precaution, not the fix of a seen bug: without
+ * it every test here still passed on kernel 6.18 (raw receivers, UDP
+ * checksums verified at the receiver).
  * Frames that do not fit a slot (64 KiB offload frames, oversized ones) and
  * frames met when every slot is still in flight (a slow NIC) go by a second,
  * ring-less socket with sendmmsg().  That socket takes the direct path too
