@@ -101,7 +101,6 @@ struct afp_priv {
 	bool lost_logged;
 	bool link_down; /* attached, but the interface's link is down */
 	uint8_t *ring; /* receive ring, then transmit ring (NULL: none) */
-	uint8_t *tx_ring;
 	unsigned head; /* the next receive slot to look at */
 	unsigned tx_head; /* the next transmit slot to fill */
 };
@@ -259,7 +258,6 @@ static int afp_attach(struct port *p)
 	a->fd = fd;
 	a->fd_out = out;
 	a->ring = ring;
-	a->tx_ring = ring + RX_RING_SIZE;
 	a->head = a->tx_head = 0;
 	a->mtu = 1500;
 	a->lost_logged = false;
@@ -290,7 +288,7 @@ static void afp_detach(struct port *p)
 		close(a->fd);
 		close(a->fd_out);
 	}
-	a->ring = a->tx_ring = NULL;
+	a->ring = NULL;
 	a->fd = a->fd_out = -1;
 }
 
@@ -505,7 +503,7 @@ static void afp_poll(struct port *p)
 
 static struct tpacket2_hdr *tx_slot(const struct afp_priv *a, unsigned i)
 {
-	return (struct tpacket2_hdr *)(a->tx_ring + (size_t)i * RING_FRAME);
+	return (struct tpacket2_hdr *)(a->ring + RX_RING_SIZE + (size_t)i * RING_FRAME);
 }
 
 static uint32_t tx_status(const struct afp_priv *a, unsigned i)
