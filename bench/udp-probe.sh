@@ -65,4 +65,4 @@ FW=$((F1 - F0)); TICKS=$(( ${s1[13]} + ${s1[14]} - ${s0[13]} - ${s0[14]} ))
 echo "iperf3: $(jq -c '(.end.sum_received // .end.sum) | {packets, lost_percent, bits_per_second}' "$T/ipf.json")"
 [ -n "${PROBE_TCP:-}" ] || echo "received: $(jq '.end.sum | ((.packets - .lost_packets) / .seconds | floor)' "$T/ipf.json") datagrams/s"
 echo "forwarded: $((FW / D)) frames/s; switch CPU: $((TICKS / D))% of a core, $((TICKS * 10000000 / (FW + 1))) ns/frame"
-echo "drops: $($C --json stats b0 | jq -c '[.[] | {(.name): (.stats | with_entries(select((.key | test("drop")) and .value > 0)))}] | add')"
+echo "drops, moderated: $($C --json stats b0 | jq -c '[.[] | {(.name): (.stats | with_entries(select((.key | test("drop|moderated")) and .value > 0)))}] | add')"

@@ -69,6 +69,8 @@ struct port_stats {
 	uint64_t tx_drop[TX_DROP_MAX];
 	uint64_t learn_refused;	       /* source not learned: table or port limit */
 	uint64_t resets;	       /* peer reset or dropped for a protocol error */
+	uint64_t rx_moderated;	       /* read by the receive-moderation timer, not
+					* on a wakeup (kernel ports under load) */
 };
 
 enum port_state {
@@ -87,6 +89,9 @@ struct port_args {
 	int fd;			  /* an accepted connection (plug ports), else -1 */
 	bool wait_missing;	  /* netdev/uplink: a missing interface is not an
 				   * error; the port waits for it (restore) */
+	unsigned rx_usecs;	  /* receive moderation window, 0: none (for
+				   * backends woken per frame, see vswitchd
+				   * --rx-usecs) */
 };
 
 struct port_ops {

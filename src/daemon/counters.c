@@ -74,13 +74,14 @@ static json_t *stats_to_json(const struct port_stats *st)
 		if (st->tx_drop[i])
 			json_object_set_new(txd, port_tx_drop_names[i],
 					    json_integer((json_int_t)st->tx_drop[i]));
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "rx_packets",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "rx_packets",
 			 (json_int_t)st->rx_packets, "rx_bytes", (json_int_t)st->rx_bytes,
 			 "tx_packets", (json_int_t)st->tx_packets, "tx_bytes",
 			 (json_int_t)st->tx_bytes, "rx_flooded", (json_int_t)st->rx_flooded,
 			 "tx_flooded", (json_int_t)st->tx_flooded, "rx_filtered",
 			 (json_int_t)st->rx_filtered, "learn_refused", (json_int_t)st->learn_refused,
-			 "resets", (json_int_t)st->resets, "rx_drop", rxd, "tx_drop", txd);
+			 "resets", (json_int_t)st->resets, "rx_moderated", (json_int_t)st->rx_moderated,
+			 "rx_drop", rxd, "tx_drop", txd);
 }
 
 static uint64_t get_u64(const json_t *o, const char *key)
@@ -101,6 +102,7 @@ static void stats_add_json(struct port_stats *st, const json_t *o)
 	st->rx_filtered += get_u64(o, "rx_filtered");
 	st->learn_refused += get_u64(o, "learn_refused");
 	st->resets += get_u64(o, "resets");
+	st->rx_moderated += get_u64(o, "rx_moderated");
 	json_t *rxd = json_object_get(o, "rx_drop"), *txd = json_object_get(o, "tx_drop");
 	for (unsigned i = 0; i < RX_DROP_MAX; i++)
 		st->rx_drop[i] += get_u64(rxd, port_rx_drop_names[i]);

@@ -30,13 +30,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vswitchd [--rundir DIR] [--statedir DIR] [--log-level debug|info|warn|error]\n"
-		   "                [--busy-poll]\n"
+		   "                [--busy-poll] [--rx-usecs N]\n"
 		   "\n"
 		   "  --rundir DIR     sockets (default $VSWITCH_RUNDIR or /run/vswitch)\n"
 		   "  --statedir DIR   saved configuration (default $VSWITCH_STATEDIR or /var/lib/vswitch)\n"
 		   "  --log-level L    least severe messages to print (default info)\n"
 		   "  --busy-poll      poll vhost-user rings without sleeping: lower latency and more\n"
-		   "                   frames per second, for one whole core even when idle\n");
+		   "                   frames per second, for one whole core even when idle\n"
+		   "  --rx-usecs N     under load, read kernel ports every N microseconds instead of\n"
+		   "                   being woken per frame (default %u; 0: off; off with --busy-poll)\n",
+	VSD_DEFAULT_RX_USECS);
 }
 
 /* Busy-poll mode: every pass of the loop looks at the ports that can be
@@ -118,11 +121,13 @@ int main(int argc, char **argv)
 		{ "statedir", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "busy-poll", no_argument, NULL, 'b' },
+		{ "rx-usecs", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *rundir = getenv("VSWITCH_RUNDIR"), *statedir = getenv("VSWITCH_STATEDIR");
 	bool busy_poll = false;
+	unsigned rx_usecs = VSD_DEFAULT_RX_USECS;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -142,6 +147,16 @@ int main(int argc, char **argv)
 		case 'b':
 			busy_poll = true;
 			break;
+		case 'u': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 1000) {
+				fprintf(stderr, "vswitchd: --rx-usecs wants 0 to 1000, not '%s'\n", optarg);
+				return 2;
+			}
+			rx_usecs = (unsigned)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -160,7 +175,7 @@ int main(int argc, char **argv)
 	if (!statedir || !*statedir)
 		statedir = "/var/lib/vswitch";
 
-	struct vsd d = { 0 };
+	struct vsd d = { .rx_usecs = busy_poll ? 0 : rx_usecs };
 	struct vsd_err e = { .code = NULL };
 	int r, ret = 1, lockfd = -1, sigfd = -1;
 	if (rundir[0] != '/' || statedir[0] != '/') {

@@ -354,6 +354,7 @@ int vsd_port_open(struct vsd_switch *vs, const struct vsd_port_opts *o, int fd, 
 		.connect_path = o->connect,
 		.fd = fd,
 		.wait_missing = restoring,
+		.rx_usecs = vs->d->rx_usecs,
 	};
 	r = p->ops->open(p, &a);
 	if (r < 0) {

@@ -16,7 +16,7 @@ static json_t *str_or_null(const char *s)
 static json_t *port_stats(struct port *p)
 {
 	const struct port_stats *st = &p->stats;
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "rx_packets", (json_int_t)st->rx_packets, "rx_bytes",
 			      (json_int_t)st->rx_bytes, "tx_packets", (json_int_t)st->tx_packets,
 			      "tx_bytes", (json_int_t)st->tx_bytes, "rx_dropped",
@@ -24,7 +24,8 @@ static json_t *port_stats(struct port *p)
 			      (json_int_t)port_tx_dropped(p), "rx_flooded",
 			      (json_int_t)st->rx_flooded, "tx_flooded", (json_int_t)st->tx_flooded,
 			      "rx_filtered", (json_int_t)st->rx_filtered, "learn_refused",
-			      (json_int_t)st->learn_refused, "resets", (json_int_t)st->resets);
+			      (json_int_t)st->learn_refused, "resets", (json_int_t)st->resets,
+			      "rx_moderated", (json_int_t)st->rx_moderated);
 	char key[48];
 	for (unsigned i = 0; i < RX_DROP_MAX; i++) {
 		snprintf(key, sizeof(key), "rx_drop_%s", port_rx_drop_names[i]);

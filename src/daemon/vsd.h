@@ -29,6 +29,8 @@
 #define VSD_RUNDIR_MAX 64
 
 #define VSD_DEFAULT_MTU 1500
+/* Receive moderation window for kernel ports, microseconds (doc/design.md). */
+#define VSD_DEFAULT_RX_USECS 50
 #define VSD_DEFAULT_AGING 300
 #define VSD_DEFAULT_MAX_MACS 65536
 
@@ -78,6 +80,7 @@ struct vsd {
 	struct vsd_switch **sw;
 	unsigned nsw;
 	bool loading; /* restoring from the state file: do not save */
+	unsigned rx_usecs; /* receive moderation for kernel ports (--rx-usecs) */
 };
 
 /* Errors carry a message for the user (one line, says what to do). */

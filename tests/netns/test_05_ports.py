@@ -5,13 +5,15 @@
     dgram client, --connect peer, plug.sock clients ...                   --+
 """
 import os
+import signal
 import socket
 import subprocess
 import time
 
+import pytest
 from frames import (BCAST, StreamClient, StreamServer, arp_reply, arp_request, eth,
                     parse_arp, udp4, udp4_checksum_ok)
-from lib import wait_until
+from lib import RAWFRAME, VSWITCHD, wait_until
 
 QMAC, QIP = "52:54:00:00:00:99", "10.5.0.99"
 
@@ -210,3 +212,58 @@ def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
     assert len(seen) == len(frames), f"{len(seen)} of {len(frames)} frames arrived; {st}"
     assert seen == frames, "frames arrived changed or out of order"
     assert st["tx_drop_error"] == 1 and st["tx_packets"] >= len(frames)
+
+
+@pytest.mark.parametrize("rx_usecs", [None, "0"])
+def test_netdev_receive_moderation(topo, daemon_factory, rx_usecs):
+    """Under load a kernel port is read on a timer instead of being woken per
+    frame (--rx-usecs, default on).  A backlog (the daemon stopped while 300
+    frames queue in its ring) puts the port in that mode: every frame still
+    arrives, in order, counted in rx_moderated; then the port goes back to
+    wakeups, so a lone frame later is read at once, not on the timer.  With
+    --rx-usecs 0 nothing is read on the timer."""
+    host = topo.ns("host")
+    d = daemon_factory(host, args=[] if rx_usecs is None else ["--rx-usecs", rx_usecs])
+    d.ctl("switch", "create", "s0", "--type", "private")
+    vm1 = topo.vm("vm1", host, "vm1p")
+    vm2 = topo.vm("vm2", host, "vm2p")
+    # Only the test's frames: no IPv6 chatter from the VM's own stack.
+    topo.run(vm1, ["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"])
+    for n in ("vm1", "vm2"):
+        d.ctl("port", "add", "s0", n, "--type", "netdev", "--ifname", n + "p")
+    wait_until(lambda: all(d.port("s0", n)["state"] == "up" for n in ("vm1", "vm2")))
+    mac2 = topo.ip_json(vm2, "link", "dev", "eth0")[0]["address"]
+
+    def f(i):
+        return eth(mac2, "02:00:00:00:00:01", 0x88B5, f"burst-{i:04d}".encode())
+
+    frames = [f(i) for i in range(300)]
+    cap = topo.capture(vm2, "eth0", len(frames) + 1, 20)
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0"] + [x.hex() for x in frames])
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    seen = topo.frames(cap, b"burst-", len(frames))
+    st = d.stats("s0", "vm1")
+    assert seen == frames, f"{len(seen)} of {len(frames)} arrived (or reordered); {st}"
+    assert st["rx_dropped"] == 0
+    if rx_usecs == "0":
+        assert st["rx_moderated"] == 0
+    else:
+        assert st["rx_moderated"] > 0, f"the backlog was not read on the timer: {st}"
+    time.sleep(0.3)  # the timer has found the ring empty and handed back
+    cap = topo.capture(vm2, "eth0", 1, 10)
+    lone = f(9999)
+    topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0", lone.hex()])
+    assert topo.frames(cap, b"burst-9999", 1) == [lone]
+    assert d.stats("s0", "vm1")["rx_moderated"] == st["rx_moderated"], \
+        "a lone frame waited for the moderation timer"
+
+
+def test_rx_usecs_option_is_checked(topo):
+    """A bad --rx-usecs is refused with a message, before anything starts."""
+    for bad in ("abc", "-1", "1001", ""):
+        r = subprocess.run([VSWITCHD, "--rx-usecs", bad], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 2 and "--rx-usecs" in r.stderr, (bad, r)
