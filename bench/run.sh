@@ -8,7 +8,8 @@
 #                                     our switch and one peer; figures are not
 #                                     meaningful (CI runs this)
 #   options: --out FILE (default bench/RESULTS.md), --only LIST (comma list
-#            of: idle,veth,vhost,stream,core), --runs N (veth runs, default 3),
+#            of: idle,veth,rxpath,vhost,stream,core), --runs N (veth runs,
+#            default 3),
 #            --workdir DIR (keep the raw figures there; a section not run
 #            this time keeps the figures DIR has from an earlier run, so
 #            --only can measure one section again into a whole report)
@@ -22,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEER=${VSWITCH_PEER_BENCH:-$ROOT/../shared/bench}
 OUT=$ROOT/bench/RESULTS.md
-QUICK=0 ONLY=idle,veth,vhost,stream,core RUNS=3 W=
+QUICK=0 ONLY=idle,veth,rxpath,vhost,stream,core RUNS=3 W=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -74,6 +75,7 @@ stamp() { # SECTION: when, from which commit, and how fast the machine was
 }
 if [ $QUICK = 1 ]; then
 	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--duration 1 --warmup 1 --sizes 64"
+	RXPATH="1 1"
 	KINDS_OFF="bridge custom" KINDS_ON="custom"
 	export CORE_MACS=1000 CORE_PORTS=2
 	# No waiting for a quiet machine: the figures do not count.
@@ -81,6 +83,7 @@ if [ $QUICK = 1 ]; then
 	VH="$VH --retries 0"
 else
 	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--sizes 64,1518"
+	RXPATH="5 3"
 	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy" KINDS_ON="none bridge custom"
 fi
 want veth && printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
@@ -148,6 +151,15 @@ if want veth; then
 		done
 	done
 	stamp veth
+fi
+
+# --- receive paths on a bare veth: AF_PACKET rings, moderation, AF_XDP ----
+if want rxpath; then
+	log "receive paths on veth (AF_PACKET V2, V2 moderated, V3, AF_XDP)"
+	# shellcheck disable=SC2086
+	flock /tmp/vswitch-bench.lock "$ROOT/bench/rxpath.sh" $RXPATH >"$W/rxpath" 2>"$W/rxpath.log" ||
+		log "rxpath run failed (see $W/rxpath.log)"
+	stamp rxpath
 fi
 
 # --- vhost-user: two DPDK virtio_user endpoints through the switch --------

@@ -10,7 +10,8 @@ RUN="iproute2 kmod"
 TEST="python3 python3-pytest iputils-ping dnsmasq-base busybox-static ethtool procps
       qemu-system-x86 linux-image-amd64 cpio gzip xz-utils zstd valgrind
       clang libclang-rt-14-dev"
-BENCH="iperf3 jq vde2 openvswitch-switch openvswitch-switch-dpdk dpdk dpdk-dev libpcap-dev bc socat"
+BENCH="iperf3 jq vde2 openvswitch-switch openvswitch-switch-dpdk dpdk dpdk-dev libpcap-dev bc socat
+       libxdp-dev libbpf-dev"
 
 case "${1:-run}" in
 run) want="$BUILD $RUN" ;;

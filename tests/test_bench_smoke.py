@@ -1,6 +1,6 @@
 """The benchmark suite keeps working: `bench/run.sh --quick` runs every
-section (idle CPU, kernel ports against the Linux bridge, vhost-user, stream
-sockets and port scale, the core's cost) for a second or so each and writes
+section (idle CPU, kernel ports against the Linux bridge, receive paths on a
+veth, vhost-user, stream sockets and port scale, the core's cost) for a second or so each and writes
 its report.  Nothing here judges speed: the figures of a smoke run on a busy
 machine mean nothing.  It checks that each section measured vswitch and put a
 figure in the report."""
@@ -32,7 +32,10 @@ def test_bench_quick_run_reports_every_section(tmp_path):
     assert re.search(rf"\| vswitch \| 64 \| {figure} \|", text), text
     assert re.search(r"\| 2 \| batch \| [\d,]+ \|", text), text
     assert re.search(rf"\| unicast \| 1,000 \| {figure} \|", text), text
+    # receive paths: the ring vswitchd uses, moderated and not, and AF_XDP
+    for path in ("v2", "v2\\+50", "v3", "xdp"):
+        assert re.search(rf"\| {path} \| [\d,]+ \| [\d,]+ \| {figure} \|", text), text
     # Each section says when, from which commit and on how fast a machine.
-    for section in ("idle", "veth", "vhost", "stream", "core"):
+    for section in ("idle", "veth", "rxpath", "vhost", "stream", "core"):
         assert re.search(rf"\| {section} \| [^|]+ \| [^|]+ \| {figure} \|", text), text
     assert "Smoke run" in text
