@@ -90,8 +90,7 @@ struct port_args {
 	bool wait_missing;	  /* netdev/uplink: a missing interface is not an
 				   * error; the port waits for it (restore) */
 	unsigned rx_usecs;	  /* receive moderation window, 0: none (for
-				   * backends woken per frame, see vswitchd
-				   * --rx-usecs) */
+				   * backends woken per frame: rxmod.h) */
 };
 
 struct port_ops {

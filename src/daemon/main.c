@@ -37,8 +37,9 @@ static void usage(FILE *f)
 		   "  --log-level L    least severe messages to print (default info)\n"
 		   "  --busy-poll      poll vhost-user rings without sleeping: lower latency and more\n"
 		   "                   frames per second, for one whole core even when idle\n"
-		   "  --rx-usecs N     under load, read kernel ports every N microseconds instead of\n"
-		   "                   being woken per frame (default %u; 0: off; off with --busy-poll)\n",
+		   "  --rx-usecs N     under load, read kernel, TAP and dgram ports every N microseconds\n"
+		   "                   instead of being woken per frame (default %u; 0: off; off with\n"
+		   "                   --busy-poll)\n",
 	VSD_DEFAULT_RX_USECS);
 }
 

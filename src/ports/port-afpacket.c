@@ -58,14 +58,13 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "eth.h"
 #include "log.h"
 #include "loop.h"
 #include "rxbuf.h"
+#include "rxmod.h"
 #include "vnet.h"
 
 /* The receive ring: 32 blocks of 32 slots of 2 KiB (2 MiB per port), as
@@ -105,21 +104,11 @@ struct afp_priv {
 	uint8_t *ring; /* receive ring, then transmit ring (NULL: none) */
 	unsigned head; /* the next receive slot to look at */
 	unsigned tx_head; /* the next transmit slot to fill */
-	/* Receive moderation (see afp_rx()): */
-	unsigned rx_usecs; /* 0: off */
-	int tfd;	   /* timerfd that drains the ring while moderating */
-	struct loop_watch tw;
-	bool moderating; /* the socket's watch is off; the timer reads */
+	struct rxmod mod; /* receive moderation (rxmod.h) */
 };
 
-/* Moderation starts when one wakeup finds at least MOD_MIN frames, and a
- * timer pass drains at most MOD_MAX_BURSTS bursts before the other ports'
- * turn. */
-#define MOD_MIN 2u
-#define MOD_MAX_BURSTS 8u
-
 static void afp_rx(void *arg, uint32_t events);
-static void afp_moderated_rx(void *arg, uint32_t events);
+static unsigned afp_rx_burst(struct port *p);
 
 static int afp_socket(const char *ifname, int *ifindex_out, uint8_t **ring_out)
 {
@@ -262,16 +251,9 @@ static int afp_attach(struct port *p)
 	a->ifindex = ifindex;
 	int out = afp_out_socket(a);
 	int r = out < 0 ? out : loop_watch_add(p->loop, &a->w, fd, EPOLLIN, afp_rx, p);
-	int tfd = -1;
-	if (r == 0 && a->rx_usecs) {
-		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		r = tfd < 0 ? -errno : loop_watch_add(p->loop, &a->tw, tfd, EPOLLIN, afp_moderated_rx, p);
-		if (r < 0)
-			loop_watch_del(p->loop, &a->w);
-	}
+	if (r == 0 && (r = rxmod_start(&a->mod)) < 0)
+		loop_watch_del(p->loop, &a->w);
 	if (r < 0) {
-		if (tfd >= 0)
-			close(tfd);
 		if (out >= 0)
 			close(out);
 		munmap(ring, RINGS_SIZE);
@@ -280,8 +262,6 @@ static int afp_attach(struct port *p)
 	}
 	a->fd = fd;
 	a->fd_out = out;
-	a->tfd = tfd;
-	a->moderating = false;
 	a->ring = ring;
 	a->head = a->tx_head = 0;
 	a->mtu = 1500;
@@ -309,26 +289,22 @@ static void afp_detach(struct port *p)
 	if (loop_watch_active(&a->w)) {
 		afp_count_overruns(p);
 		loop_watch_del(p->loop, &a->w);
-		loop_watch_del(p->loop, &a->tw);
+		rxmod_stop(&a->mod);
 		munmap(a->ring, RINGS_SIZE);
 		close(a->fd);
 		close(a->fd_out);
-		if (a->tfd >= 0)
-			close(a->tfd);
 	}
 	a->ring = NULL;
-	a->fd = a->fd_out = a->tfd = -1;
-	a->moderating = false;
+	a->fd = a->fd_out = -1;
 }
 
 static int afp_open(struct port *p, const struct port_args *args)
 {
 	struct afp_priv *a = port_priv(p);
-	a->fd = a->fd_out = a->tfd = -1;
-	a->rx_usecs = args->rx_usecs;
+	a->fd = a->fd_out = -1;
 	a->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	loop_watch_init(&a->w);
-	loop_watch_init(&a->tw);
+	rxmod_init(&a->mod, p, &a->w, afp_rx_burst, args->rx_usecs);
 	snprintf(p->ifname, sizeof(p->ifname), "%s", args->ifname);
 	p->tx_offloads = PORT_OFF_ALL;
 	int r = afp_attach(p);
@@ -498,63 +474,9 @@ static unsigned afp_rx_burst(struct port *p)
 		if (pk)
 			k[n++] = pk;
 	}
-	if (a->moderating)
-		p->stats.rx_moderated += i;
 	if (n)
 		port_input(p, k, n);
 	return i;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* Read the ring again rx_usecs after the read that began at `since`: at
- * once if handling that read took longer (a switch that is the bottleneck
- * must not sit idle), or when the ring still holds a backlog. */
-static void arm_moderation(struct afp_priv *a, uint64_t since, bool backlog)
-{
-	uint64_t at = backlog ? 1 : since + (uint64_t)a->rx_usecs * 1000u;
-	struct itimerspec t = { .it_value = { (time_t)(at / 1000000000u),
-					      (long)(at % 1000000000u) } };
-	timerfd_settime(a->tfd, TFD_TIMER_ABSTIME, &t, NULL);
-}
-
-/* Receive moderation, as a NIC's interrupt coalescing (ethtool rx-usecs).
- * The kernel wakes us for every frame it puts in the ring; under load that
- * is a wakeup every frame or two, and each costs the sender (it runs in the
- * sender's softirq) and us more than the frame itself.  So once a wakeup
- * finds MOD_MIN frames or more, the socket's watch goes quiet and a timer
- * reads the ring every rx_usecs instead; the first timer pass that finds
- * fewer hands back to the socket.  A lone frame (ping, request/response)
- * never waits; a frame arriving under load waits at most rx_usecs.
- * bench/rxpath.sh measured it on a bare veth (doc/design.md). */
-static void afp_moderated_rx(void *arg, uint32_t events)
-{
-	(void)events;
-	struct port *p = arg;
-	struct afp_priv *a = port_priv(p);
-	uint64_t ticks;
-	if (read(a->tfd, &ticks, sizeof(ticks)) < 0 || !a->moderating)
-		return;
-	uint64_t since = now_ns();
-	unsigned got = 0, b;
-	for (b = 0; b < MOD_MAX_BURSTS; b++) {
-		unsigned n = afp_rx_burst(p);
-		got += n;
-		if (n < PKT_BURST)
-			break;
-	}
-	if (got >= MOD_MIN) {
-		arm_moderation(a, since, b == MOD_MAX_BURSTS);
-	} else if (loop_watch_mod(p->loop, &a->w, EPOLLIN) == 0) {
-		a->moderating = false;
-	} else {
-		arm_moderation(a, since, false); /* could not hand back: read by timer */
-	}
 }
 
 static void afp_rx(void *arg, uint32_t events)
@@ -578,16 +500,10 @@ static void afp_rx(void *arg, uint32_t events)
 			return;
 		}
 	}
-	if (a->moderating)
-		return; /* only an error could bring us here: the timer reads */
 	/* Up to a burst from the ring; epoll (level-triggered on the ring)
-	 * brings us back for the rest after the other ports had their turn. */
-	uint64_t since = a->tfd >= 0 ? now_ns() : 0;
-	unsigned n = afp_rx_burst(p);
-	if (n >= MOD_MIN && a->tfd >= 0 && loop_watch_mod(p->loop, &a->w, 0) == 0) {
-		a->moderating = true;
-		arm_moderation(a, since, false);
-	}
+	 * brings us back for the rest after the other ports had their turn,
+	 * or, under load, the moderation timer does. */
+	rxmod_wakeup(&a->mod);
 }
 
 /* Busy-poll mode: the ring says itself whether a frame is waiting (one

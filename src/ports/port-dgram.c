@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "port-stream.h"
 #include "rxbuf.h"
+#include "rxmod.h"
 
 struct dgram_priv {
 	int fd;
@@ -26,11 +27,12 @@ struct dgram_priv {
 	struct sockaddr_un peer;
 	socklen_t peer_len;
 	struct ratelimit rl;
+	struct rxmod mod; /* receive moderation (rxmod.h) */
 };
 
-static void dgram_rx(void *arg, uint32_t events)
+/* Up to a burst of datagrams; returns how many were taken. */
+static unsigned dgram_rx_burst(struct port *p)
 {
-	struct port *p = arg;
 	struct dgram_priv *d = port_priv(p);
 	struct mmsghdr msg[PKT_BURST];
 	struct iovec iov[PKT_BURST][2];
@@ -50,14 +52,14 @@ static void dgram_rx(void *arg, uint32_t events)
 	}
 	if (n == 0) {
 		port_rx_drop(p, RX_DROP_NOBUF);
-		return;
+		return 0;
 	}
 	int r = recvmmsg(d->fd, msg, n, MSG_DONTWAIT, NULL);
 	if (r < 0) {
 		pkt_free_burst(k, n);
 		if (errno != EAGAIN && errno != EINTR)
 			log_warn_rl(&d->rl, "port %s: recvmmsg: %s", p->name, strerror(errno));
-		return;
+		return 0;
 	}
 	unsigned got = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -91,12 +93,22 @@ static void dgram_rx(void *arg, uint32_t events)
 		port_set_state(p, PORT_UP);
 	if (got)
 		port_input(p, k, got);
+	return (unsigned)r;
+}
+
+static void dgram_rx(void *arg, uint32_t events)
+{
+	(void)events;
+	struct port *p = arg;
+	struct dgram_priv *d = port_priv(p);
+	rxmod_wakeup(&d->mod);
 }
 
 static int dgram_open(struct port *p, const struct port_args *a)
 {
 	struct dgram_priv *d = port_priv(p);
 	loop_watch_init(&d->w);
+	rxmod_init(&d->mod, p, &d->w, dgram_rx_burst, a->rx_usecs);
 	d->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	int fd = unix_listen(a->socket_path, SOCK_DGRAM);
 	if (fd < 0)
@@ -104,6 +116,8 @@ static int dgram_open(struct port *p, const struct port_args *a)
 	int bufsz = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz));
 	int r = loop_watch_add(p->loop, &d->w, fd, EPOLLIN, dgram_rx, p);
+	if (r == 0 && (r = rxmod_start(&d->mod)) < 0)
+		loop_watch_del(p->loop, &d->w);
 	if (r < 0) {
 		close(fd);
 		unlink(a->socket_path);
@@ -118,6 +132,7 @@ static void dgram_close(struct port *p)
 {
 	struct dgram_priv *d = port_priv(p);
 	loop_watch_del(p->loop, &d->w);
+	rxmod_stop(&d->mod);
 	close(d->fd);
 	unlink(p->socket_path);
 }

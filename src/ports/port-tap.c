@@ -20,15 +20,18 @@
 #include "log.h"
 #include "loop.h"
 #include "rxbuf.h"
+#include "rxmod.h"
 #include "vnet.h"
 
 struct tap_priv {
 	int fd;
 	struct loop_watch w;
 	struct ratelimit rl;
+	struct rxmod mod; /* receive moderation (rxmod.h) */
 };
 
 static void tap_rx(void *arg, uint32_t events);
+static unsigned tap_rx_burst(struct port *p);
 
 int tap_open_fd(const char *ifname, bool persist)
 {
@@ -72,10 +75,13 @@ static int tap_open(struct port *p, const struct port_args *a)
 	struct tap_priv *t = port_priv(p);
 	t->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	loop_watch_init(&t->w);
+	rxmod_init(&t->mod, p, &t->w, tap_rx_burst, a->rx_usecs);
 	int fd = tap_open_fd(a->ifname, true);
 	if (fd < 0)
 		return fd;
 	int r = loop_watch_add(p->loop, &t->w, fd, EPOLLIN, tap_rx, p);
+	if (r == 0 && (r = rxmod_start(&t->mod)) < 0)
+		loop_watch_del(p->loop, &t->w);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -92,6 +98,7 @@ static void tap_close(struct port *p)
 	struct tap_priv *t = port_priv(p);
 	if (loop_watch_active(&t->w)) {
 		loop_watch_del(p->loop, &t->w);
+		rxmod_stop(&t->mod);
 		close(t->fd);
 	}
 	/* The interface stays (persistent): only `switch delete` removes it. */
@@ -104,18 +111,19 @@ static void tap_lost(struct port *p, int err)
 	log_error("port %s: host vNIC %s is gone (%s); traffic to the host stops until "
 		  "`vswitchctl switch repair`", p->name, p->ifname, strerror(err));
 	loop_watch_del(p->loop, &t->w);
+	rxmod_stop(&t->mod);
 	close(t->fd);
 	t->fd = -1;
 	port_set_state(p, PORT_DOWN);
 }
 
-static void tap_rx(void *arg, uint32_t events)
+/* Up to a burst of frames; returns how many were taken from the TAP. */
+static unsigned tap_rx_burst(struct port *p)
 {
-	struct port *p = arg;
 	struct tap_priv *t = port_priv(p);
 	struct pkt *burst[PKT_BURST];
-	unsigned n = 0;
-	while (n < PKT_BURST) {
+	unsigned n = 0, taken = 0;
+	while (taken < PKT_BURST) {
 		struct virtio_net_hdr vh;
 		struct iovec iov[3] = { { &vh, VNET_HDR_LEN } };
 		struct pkt *k = rxbuf_prepare(n, &iov[1]);
@@ -134,11 +142,12 @@ static void tap_rx(void *arg, uint32_t events)
 				if (n)
 					port_input(p, burst, n);
 				tap_lost(p, err);
-				return;
+				return taken;
 			}
 			log_warn_rl(&t->rl, "port %s: read: %s", p->name, strerror(err));
 			break;
 		}
+		taken++;
 		if ((size_t)r < VNET_HDR_LEN) {
 			pkt_free(k);
 			port_rx_drop(p, RX_DROP_MALFORMED);
@@ -154,6 +163,15 @@ static void tap_rx(void *arg, uint32_t events)
 	}
 	if (n)
 		port_input(p, burst, n);
+	return taken;
+}
+
+static void tap_rx(void *arg, uint32_t events)
+{
+	(void)events;
+	struct port *p = arg;
+	struct tap_priv *t = port_priv(p);
+	rxmod_wakeup(&t->mod);
 }
 
 static void tap_tx_burst(struct port *p, struct pkt **pkts, unsigned n)

@@ -215,24 +215,49 @@ def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
 
 
 @pytest.mark.parametrize("rx_usecs", [None, "0"])
-def test_netdev_receive_moderation(topo, daemon_factory, rx_usecs):
-    """Under load a kernel port is read on a timer instead of being woken per
-    frame (--rx-usecs, default on).  A backlog (the daemon stopped while 300
-    frames queue in its ring) puts the port in that mode: every frame still
-    arrives, in order, counted in rx_moderated; then the port goes back to
-    wakeups, so a lone frame later is read at once, not on the timer.  With
-    --rx-usecs 0 nothing is read on the timer."""
+@pytest.mark.parametrize("kind", ["netdev", "host", "dgram"])
+def test_receive_moderation(topo, daemon_factory, kind, rx_usecs):
+    """Under load a port the kernel would wake per frame (netdev: AF_PACKET,
+    host: TAP, dgram) is read on a timer instead (--rx-usecs, default on).
+    A backlog (300 frames queued in the kernel while the daemon is stopped)
+    puts the port in that mode: every frame still arrives, in order, counted in
+    rx_moderated; then the port goes back to wakeups, so a lone frame later
+    is read at once, not on the timer.  With --rx-usecs 0 nothing is read on
+    the timer."""
     host = topo.ns("host")
     d = daemon_factory(host, args=[] if rx_usecs is None else ["--rx-usecs", rx_usecs])
-    d.ctl("switch", "create", "s0", "--type", "private")
-    vm1 = topo.vm("vm1", host, "vm1p")
+    d.ctl("switch", "create", "s0", "--type", "internal")
+    # Only the test's frames: no IPv6 chatter from the host's or VM's stack.
+    topo.run(host, ["sysctl", "-qw", "net.ipv6.conf.s0.disable_ipv6=1"])
     vm2 = topo.vm("vm2", host, "vm2p")
-    # Only the test's frames: no IPv6 chatter from the VM's own stack.
-    topo.run(vm1, ["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"])
-    for n in ("vm1", "vm2"):
-        d.ctl("port", "add", "s0", n, "--type", "netdev", "--ifname", n + "p")
-    wait_until(lambda: all(d.port("s0", n)["state"] == "up" for n in ("vm1", "vm2")))
+    d.ctl("port", "add", "s0", "vm2", "--type", "netdev", "--ifname", "vm2p")
     mac2 = topo.ip_json(vm2, "link", "dev", "eth0")[0]["address"]
+    if kind == "netdev":
+        vm1 = topo.vm("vm1", host, "vm1p")
+        topo.run(vm1, ["sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1"])
+        d.ctl("port", "add", "s0", "in", "--type", "netdev", "--ifname", "vm1p")
+
+        def send(frames):
+            topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0"] + [x.hex() for x in frames])
+    elif kind == "host":
+        def send(frames):
+            topo.run(host, ["/usr/bin/python3", RAWFRAME, "send", "s0"] + [x.hex() for x in frames])
+    else:
+        # A unix datagram socket queues 10 datagrams unless told more (per
+        # namespace, when the socket is made); our side must buffer them too.
+        topo.run(host, ["sysctl", "-qw", "net.unix.max_dgram_qlen=1024"])
+        d.ctl("port", "add", "s0", "in", "--type", "dgram")
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        peer.setsockopt(socket.SOL_SOCKET, 32, 8 << 20)  # SO_SNDBUFFORCE
+        peer.bind(os.path.join(topo.tmp, "mod-peer.sock"))
+        path = d.port("s0", "in")["socket"]
+
+        def send(frames):
+            for x in frames:
+                peer.sendto(x, socket.MSG_DONTWAIT, path)
+    port = "host" if kind == "host" else "in"
+    send([eth(mac2, "02:00:00:00:00:01", 0x88B5, b"hello")])  # a dgram port is up once heard
+    wait_until(lambda: all(p["state"] == "up" for p in d.j("switch", "show", "s0")["ports"]))
 
     def f(i):
         return eth(mac2, "02:00:00:00:00:01", 0x88B5, f"burst-{i:04d}".encode())
@@ -241,23 +266,23 @@ def test_netdev_receive_moderation(topo, daemon_factory, rx_usecs):
     cap = topo.capture(vm2, "eth0", len(frames) + 1, 20)
     os.kill(d.proc.pid, signal.SIGSTOP)
     try:
-        topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0"] + [x.hex() for x in frames])
+        send(frames)
     finally:
         os.kill(d.proc.pid, signal.SIGCONT)
     seen = topo.frames(cap, b"burst-", len(frames))
-    st = d.stats("s0", "vm1")
+    st = d.stats("s0", port)
     assert seen == frames, f"{len(seen)} of {len(frames)} arrived (or reordered); {st}"
     assert st["rx_dropped"] == 0
     if rx_usecs == "0":
         assert st["rx_moderated"] == 0
     else:
         assert st["rx_moderated"] > 0, f"the backlog was not read on the timer: {st}"
-    time.sleep(0.3)  # the timer has found the ring empty and handed back
+    time.sleep(0.3)  # the timer has found the queue empty and handed back
     cap = topo.capture(vm2, "eth0", 1, 10)
     lone = f(9999)
-    topo.run(vm1, ["/usr/bin/python3", RAWFRAME, "send", "eth0", lone.hex()])
+    send([lone])
     assert topo.frames(cap, b"burst-9999", 1) == [lone]
-    assert d.stats("s0", "vm1")["rx_moderated"] == st["rx_moderated"], \
+    assert d.stats("s0", port)["rx_moderated"] == st["rx_moderated"], \
         "a lone frame waited for the moderation timer"
 
 

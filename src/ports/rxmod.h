@@ -1,0 +1,46 @@
+/* Receive moderation, for backends the kernel wakes once per frame
+ * (AF_PACKET rings, TAP, datagram sockets): a NIC's interrupt coalescing
+ * (ethtool rx-usecs), or NAPI's poll-until-empty, for a socket.
+ *
+ * Under load such a wakeup finds a frame or two, and costs the sender (the
+ * kernel wakes us in its context) and us more than the frames do.  So once
+ * a wakeup finds RXMOD_MIN frames or more, the backend's watch goes quiet
+ * and a timer reads instead, usecs after the previous read began (at once
+ * if that read took longer: a switch that is the bottleneck must not sit
+ * idle), until a read finds fewer and the watch is handed back.  A lone
+ * frame (ping, request and response) is read on its wakeup, at once; under
+ * load a frame waits at most usecs.  Frames read on the timer are counted
+ * in rx_moderated.  doc/design.md has the measurements.
+ *
+ * The backend keeps its watch (EPOLLIN only) and gives a function that reads
+ * up to a burst and returns how many frames it took off the kernel.  Its
+ * watch callback handles errors, then calls rxmod_wakeup().
+ */
+#ifndef VS_RXMOD_H
+#define VS_RXMOD_H
+
+#include <stdbool.h>
+
+#include "loop.h"
+#include "port.h"
+
+struct rxmod {
+	struct port *p;
+	struct loop_watch *w;		   /* the backend's receive watch */
+	unsigned (*burst)(struct port *p); /* read up to a burst; frames taken */
+	unsigned usecs;			   /* 0: off */
+	int tfd;			   /* timerfd, -1 when off */
+	struct loop_watch tw;
+	bool on; /* moderating: w is quiet, the timer reads */
+};
+
+void rxmod_init(struct rxmod *m, struct port *p, struct loop_watch *w,
+		unsigned (*burst)(struct port *p), unsigned usecs);
+/* Once the backend's watch is added: the timer, if moderation is on. */
+int rxmod_start(struct rxmod *m);
+/* When the backend's watch goes (close, interface lost). */
+void rxmod_stop(struct rxmod *m);
+/* The watch fired: read a burst; go quiet if it held RXMOD_MIN or more. */
+void rxmod_wakeup(struct rxmod *m);
+
+#endif
