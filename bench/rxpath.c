@@ -28,6 +28,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,17 +118,18 @@ static volatile uint8_t sink;
 
 static long coalesce_ns;
 
-static int run_v2(const char *ifname, double secs)
+/* A receive ring of 2 MiB (32 blocks of 64 KiB, 2 KiB frames) on an
+ * AF_PACKET socket bound to ifname; V3 retires a block after 1 ms. */
+static uint8_t *ring_open(const char *ifname, int version, int *fd_out)
 {
-	if (getenv("COALESCE_US"))
-		coalesce_ns = atol(getenv("COALESCE_US")) * 1000;
 	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-	int v = TPACKET_V2;
-	struct tpacket_req req = { .tp_block_size = 64 * 1024, .tp_block_nr = 32,
-				   .tp_frame_size = 2048, .tp_frame_nr = 1024 };
-	if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
-		die("v2 ring");
+	struct tpacket_req3 req = { .tp_block_size = 64 * 1024, .tp_block_nr = 32,
+				    .tp_frame_size = 2048, .tp_frame_nr = 1024,
+				    .tp_retire_blk_tov = 1 };
+	socklen_t len = version == TPACKET_V3 ? sizeof(req) : sizeof(struct tpacket_req);
+	if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, len) < 0)
+		die("ring");
 	uint8_t *ring = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ring == MAP_FAILED)
 		die("mmap");
@@ -135,14 +137,32 @@ static int run_v2(const char *ifname, double secs)
 				   .sll_ifindex = (int)if_nametoindex(ifname) };
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		die("bind");
+	*fd_out = fd;
+	return ring;
+}
+
+/* Sleep until fd is readable (counted as a wakeup); false on timeout. */
+static bool wait_readable(int fd, struct counters *c)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	if (poll(&p, 1, 100) <= 0)
+		return false;
+	c->wakeups++;
+	return true;
+}
+
+static int run_v2(const char *ifname, double secs)
+{
+	if (getenv("COALESCE_US"))
+		coalesce_ns = atol(getenv("COALESCE_US")) * 1000;
+	int fd;
+	uint8_t *ring = ring_open(ifname, TPACKET_V2, &fd);
 	struct counters c = { 0 };
 	unsigned slot = 0;
 	double t0 = now(), t;
 	while ((t = now()) - t0 < secs) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 100) <= 0)
+		if (!wait_readable(fd, &c))
 			continue;
-		c.wakeups++;
 		for (;;) {
 			struct tpacket2_hdr *h = (void *)(ring + (size_t)slot * 2048);
 			if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
@@ -163,29 +183,14 @@ static int run_v2(const char *ifname, double secs)
 
 static int run_v3(const char *ifname, double secs)
 {
-	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-	int v = TPACKET_V3;
-	struct tpacket_req3 req = { .tp_block_size = 64 * 1024, .tp_block_nr = 32,
-				    .tp_frame_size = 2048, .tp_frame_nr = 1024,
-				    .tp_retire_blk_tov = 1 };
-	if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
-		die("v3 ring");
-	uint8_t *ring = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (ring == MAP_FAILED)
-		die("mmap");
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
-				   .sll_ifindex = (int)if_nametoindex(ifname) };
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		die("bind");
+	int fd;
+	uint8_t *ring = ring_open(ifname, TPACKET_V3, &fd);
 	struct counters c = { 0 };
 	unsigned blk = 0;
 	double t0 = now(), t;
 	while ((t = now()) - t0 < secs) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 100) <= 0)
+		if (!wait_readable(fd, &c))
 			continue;
-		c.wakeups++;
 		for (;;) {
 			struct tpacket_block_desc *b = (void *)(ring + (size_t)blk * 64 * 1024);
 			if (!(__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
@@ -249,10 +254,8 @@ static int run_xdp(const char *ifname, double secs)
 	struct counters c = { 0 };
 	double t0 = now(), t;
 	while ((t = now()) - t0 < secs) {
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 100) <= 0)
+		if (!wait_readable(fd, &c))
 			continue;
-		c.wakeups++;
 		uint32_t ri;
 		unsigned n;
 		while ((n = xsk_ring_cons__peek(&rx, 64, &ri)) > 0) {
