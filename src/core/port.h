@@ -70,7 +70,7 @@ struct port_stats {
 	uint64_t learn_refused;	       /* source not learned: table or port limit */
 	uint64_t resets;	       /* peer reset or dropped for a protocol error */
 	uint64_t rx_moderated;	       /* read by the receive-moderation timer, not
-					* on a wakeup (kernel ports under load) */
+					* on a wakeup (rxmod.h: under load) */
 };
 
 enum port_state {
