@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		   "  --log-level L    least severe messages to print (default info)\n"
 		   "  --busy-poll      poll vhost-user rings without sleeping: lower latency and more\n"
 		   "                   frames per second, for one whole core even when idle\n"
-		   "  --rx-usecs N     under load, read kernel, TAP and dgram ports every N microseconds\n"
+		   "  --rx-usecs N     under load, read kernel, TAP, dgram and stream ports every N µs\n"
 		   "                   instead of being woken per frame (default %u; 0: off; off with\n"
 		   "                   --busy-poll)\n",
 	VSD_DEFAULT_RX_USECS);

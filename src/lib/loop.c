@@ -39,6 +39,10 @@ struct loop {
 	unsigned ntimers;
 	struct loop_deferred *deferred;
 	unsigned ndeferred, deferred_cap;
+	/* loop_soon entries: queued, oldest first, and the ones the current
+	 * pass runs (a cancelled one is NULLed there). */
+	struct loop_soon **soon, **soon_run;
+	unsigned nsoon, soon_cap, nsoon_run;
 	void (*poll_fn)(void *);
 	void *poll_arg;
 	unsigned spins;
@@ -68,6 +72,8 @@ void loop_free(struct loop *l)
 	}
 	free(l->timers);
 	free(l->deferred);
+	free(l->soon);
+	free(l->soon_run);
 	close(l->epfd);
 	free(l);
 }
@@ -177,6 +183,64 @@ static void run_deferred(struct loop *l)
 	l->ndeferred = 0;
 }
 
+int loop_soon_add(struct loop *l, struct loop_soon *s)
+{
+	if (s->queued)
+		return 0;
+	if (l->nsoon == l->soon_cap) {
+		/* Both arrays grow together: a pass swaps them. */
+		unsigned cap = l->soon_cap ? l->soon_cap * 2 : 16;
+		struct loop_soon **a = realloc(l->soon, cap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		l->soon = a;
+		struct loop_soon **b = realloc(l->soon_run, cap * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		l->soon_run = b;
+		l->soon_cap = cap;
+	}
+	l->soon[l->nsoon++] = s;
+	s->queued = true;
+	return 0;
+}
+
+void loop_soon_cancel(struct loop *l, struct loop_soon *s)
+{
+	if (!s->queued)
+		return;
+	for (unsigned i = 0; i < l->nsoon; i++)
+		if (l->soon[i] == s) {
+			memmove(l->soon + i, l->soon + i + 1, (--l->nsoon - i) * sizeof(*l->soon));
+			break;
+		}
+	for (unsigned i = 0; i < l->nsoon_run; i++)
+		if (l->soon_run[i] == s)
+			l->soon_run[i] = NULL;
+	s->queued = false;
+}
+
+static void run_soon(struct loop *l)
+{
+	/* The oldest LOOP_BATCH entries, as epoll hands out at most LOOP_BATCH
+	 * events a pass: a thousand ports with a backlog must not crowd out
+	 * the fds (their transmit side, above all).  What runs now may queue
+	 * itself again, behind the ones left for the next pass. */
+	unsigned k = l->nsoon < LOOP_BATCH ? l->nsoon : LOOP_BATCH;
+	memcpy(l->soon_run, l->soon, k * sizeof(*l->soon));
+	l->nsoon -= k;
+	memmove(l->soon, l->soon + k, l->nsoon * sizeof(*l->soon));
+	l->nsoon_run = k;
+	for (unsigned i = 0; i < l->nsoon_run; i++) {
+		struct loop_soon *s = l->soon_run[i];
+		if (!s)
+			continue;
+		s->queued = false;
+		s->fn(s->arg);
+	}
+	l->nsoon_run = 0;
+}
+
 void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
 {
 	l->poll_fn = fn;
@@ -201,11 +265,13 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	if (l->poll_fn && !epoll_due(l)) {
 		/* Busy polling: most passes only poll; epoll is asked now and
 		 * then, for the fds that have no poll. */
+		if (l->nsoon)
+			run_soon(l);
 		l->poll_fn(l->poll_arg);
 		run_deferred(l);
 		return 0;
 	}
-	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn ? 0 : timeout_ms);
+	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn || l->nsoon ? 0 : timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->nev = n;
@@ -216,6 +282,8 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		w->cb(w->arg, l->ev[i].events);
 	}
 	l->nev = 0;
+	if (l->nsoon)
+		run_soon(l);
 	if (l->poll_fn)
 		l->poll_fn(l->poll_arg);
 	run_deferred(l);

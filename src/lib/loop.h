@@ -55,6 +55,26 @@ int loop_run(struct loop *l);
 int loop_run_once(struct loop *l, int timeout_ms);
 void loop_stop(struct loop *l);
 
+/* Work for the next pass (NAPI's "poll again"): a backend that left frames
+ * in the kernel queues itself here instead of arming a timer or turning
+ * its fd's events back on.  The next pass asks epoll without waiting, lets
+ * the ready fds have their turn, then calls fn(arg) once (a pass runs at
+ * most as many entries as epoll hands it events, oldest first: the rest
+ * wait for the pass after, so that both get turns).  Owned by the
+ * caller like a watch; queueing a queued entry does nothing. */
+struct loop_soon {
+	void (*fn)(void *arg);
+	void *arg;
+	bool queued;
+};
+static inline void loop_soon_init(struct loop_soon *s, void (*fn)(void *), void *arg)
+{
+	*s = (struct loop_soon){ .fn = fn, .arg = arg };
+}
+/* Returns 0 or -ENOMEM. */
+int loop_soon_add(struct loop *l, struct loop_soon *s);
+/* Unqueue; after it the owner may be freed, even from a callback. */
+void loop_soon_cancel(struct loop *l, struct loop_soon *s);
 /* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass. */
 void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg);
 

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "util.h"
 #include "loop.h"
+#include "rxmod.h"
 
 /* Per peer: one read takes up to RXBUF (many frames; at least one of the
  * largest, 65,539 bytes with its length); TXBUF bounds what a slow peer may
@@ -51,9 +52,11 @@ struct stream_priv {
 	uint32_t tx_head, tx_tail;
 	struct ratelimit rl;
 	int last_connect_err;
+	struct rxmod mod; /* receive moderation (rxmod.h) */
 };
 
 static void stream_io(void *arg, uint32_t events);
+static unsigned stream_rx(struct port *p);
 
 int stream_parse(const uint8_t *buf, size_t len,
 		 void (*frame)(void *arg, const uint8_t *data, uint32_t flen), void *arg)
@@ -115,6 +118,7 @@ static void peer_gone(struct port *p, const char *why)
 	if (why)
 		log_info("port %s: peer disconnected (%s)", p->name, why);
 	loop_watch_del(p->loop, &s->w);
+	rxmod_stop(&s->mod);
 	close(s->fd);
 	s->fd = -1;
 	s->rx_len = 0;
@@ -126,6 +130,8 @@ static int peer_start(struct port *p, int fd)
 {
 	struct stream_priv *s = port_priv(p);
 	int r = loop_watch_add(p->loop, &s->w, fd, EPOLLIN, stream_io, p);
+	if (r == 0 && (r = rxmod_start(&s->mod)) < 0)
+		loop_watch_del(p->loop, &s->w);
 	if (r < 0)
 		return r;
 	s->fd = fd;
@@ -185,6 +191,7 @@ static int stream_open(struct port *p, const struct port_args *a)
 	s->fd = s->listen_fd = -1;
 	loop_watch_init(&s->w);
 	loop_watch_init(&s->lw);
+	rxmod_init(&s->mod, p, &s->w, stream_rx, a->rx_usecs);
 	s->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	/* The transmit buffer comes with the first frame to send: many
 	 * ports only ever listen. */
@@ -254,13 +261,15 @@ static void stream_tick(struct port *p)
 
 struct rx_ctx {
 	struct port *p;
-	unsigned n;
+	unsigned n;	/* frames in burst[] */
+	unsigned total; /* frames parsed */
 	struct pkt *burst[PKT_BURST];
 };
 
 static void on_frame(void *arg, const uint8_t *data, uint32_t flen)
 {
 	struct rx_ctx *c = arg;
+	c->total++;
 	struct pkt *k = pkt_alloc(flen);
 	if (!k) {
 		port_rx_drop(c->p, RX_DROP_NOBUF);
@@ -275,18 +284,19 @@ static void on_frame(void *arg, const uint8_t *data, uint32_t flen)
 	}
 }
 
-static void stream_rx(struct port *p)
+/* One read, parsed; returns the number of frames it completed. */
+static unsigned stream_rx(struct port *p)
 {
 	struct stream_priv *s = port_priv(p);
 	ssize_t r = read(s->fd, s->rx + s->rx_len, STREAM_RXBUF - s->rx_len);
 	if (r == 0) {
 		peer_gone(p, "end of stream");
-		return;
+		return 0;
 	}
 	if (r < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			peer_gone(p, strerror(errno));
-		return;
+		return 0;
 	}
 	s->rx_len += (uint32_t)r;
 	struct rx_ctx c = { .p = p };
@@ -300,11 +310,12 @@ static void stream_rx(struct port *p)
 		port_rx_drop(p, RX_DROP_MALFORMED);
 		s->rx_len = 0;
 		peer_gone(p, NULL);
-		return;
+		return c.total;
 	}
 	s->rx_len -= (uint32_t)used;
 	if (s->rx_len && used)
 		memmove(s->rx, s->rx + used, s->rx_len);
+	return c.total;
 }
 
 /* Write what is buffered; watch for EPOLLOUT while something is left. */
@@ -326,7 +337,8 @@ static void stream_flush(struct port *p)
 	}
 	if (s->tx_head == s->tx_tail)
 		s->tx_head = s->tx_tail = 0;
-	loop_watch_mod(p->loop, &s->w, s->tx_head < s->tx_tail ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	loop_watch_mod(p->loop, &s->w,
+		       rxmod_events(&s->mod) | (s->tx_head < s->tx_tail ? EPOLLOUT : 0));
 }
 
 static void stream_io(void *arg, uint32_t events)
@@ -335,8 +347,12 @@ static void stream_io(void *arg, uint32_t events)
 	struct stream_priv *s = port_priv(p);
 	if (events & EPOLLOUT)
 		stream_flush(p);
-	if (s->fd >= 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		stream_rx(p);
+	if (s->fd < 0)
+		return;
+	if (events & (EPOLLHUP | EPOLLERR))
+		stream_rx(p); /* finds the end or the error, even while moderated */
+	else if (events & EPOLLIN)
+		rxmod_wakeup(&s->mod);
 }
 
 static void stream_tx_burst(struct port *p, struct pkt **pkts, unsigned n)

@@ -1,5 +1,5 @@
-/* Receive moderation, for backends the kernel wakes once per frame
- * (AF_PACKET rings, TAP, datagram sockets): a NIC's interrupt coalescing
+/* Receive moderation, for backends the kernel wakes once per frame or per
+ * write (AF_PACKET rings, TAP, datagram and stream sockets): a NIC's interrupt coalescing
  * (ethtool rx-usecs), or NAPI's poll-until-empty, for a socket.
  *
  * Under load such a wakeup finds a frame or two, and costs the sender (the
@@ -7,19 +7,22 @@
  * a wakeup finds RXMOD_MIN frames or more, the backend's watch goes quiet
  * and a timer reads instead, usecs after the previous read began (at once
  * if that read took longer: a switch that is the bottleneck must not sit
- * idle), until a read finds fewer and the watch is handed back.  A lone
+ * idle), until a read finds fewer and the watch is handed back; while the kernel
+ * holds a backlog, the loop's next pass reads instead of the timer.  A lone
  * frame (ping, request and response) is read on its wakeup, at once; under
  * load a frame waits at most usecs.  Frames read on the timer are counted
  * in rx_moderated.  doc/design.md has the measurements.
  *
- * The backend keeps its watch (EPOLLIN only) and gives a function that reads
- * up to a burst and returns how many frames it took off the kernel.  Its
- * watch callback handles errors, then calls rxmod_wakeup().
+ * The backend keeps its watch and gives a function that reads up to a burst
+ * (a stream socket: one read) and returns how many frames it took off the
+ * kernel.  Its watch callback handles errors, then calls rxmod_wakeup().
+ * Moderation turns only the watch's EPOLLIN off and on.
  */
 #ifndef VS_RXMOD_H
 #define VS_RXMOD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "loop.h"
 #include "port.h"
@@ -31,6 +34,7 @@ struct rxmod {
 	unsigned usecs;			   /* 0: off */
 	int tfd;			   /* timerfd, -1 when off */
 	struct loop_watch tw;
+	struct loop_soon soon; /* a backlog: read again on the next pass */
 	bool on; /* moderating: w is quiet, the timer reads */
 };
 
@@ -42,5 +46,8 @@ int rxmod_start(struct rxmod *m);
 void rxmod_stop(struct rxmod *m);
 /* The watch fired: read a burst; go quiet if it held RXMOD_MIN or more. */
 void rxmod_wakeup(struct rxmod *m);
+/* EPOLLIN, or 0 while the watch is quiet: for a backend that changes its
+ * watch's other events (EPOLLOUT) itself. */
+uint32_t rxmod_events(const struct rxmod *m);
 
 #endif

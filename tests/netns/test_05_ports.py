@@ -215,15 +215,15 @@ def test_netdev_transmit_keeps_frames_whole_and_in_order(topo, daemon_factory):
 
 
 @pytest.mark.parametrize("rx_usecs", [None, "0"])
-@pytest.mark.parametrize("kind", ["netdev", "host", "dgram"])
+@pytest.mark.parametrize("kind", ["netdev", "host", "dgram", "stream"])
 def test_receive_moderation(topo, daemon_factory, kind, rx_usecs):
     """Under load a port the kernel would wake per frame (netdev: AF_PACKET,
-    host: TAP, dgram) is read on a timer instead (--rx-usecs, default on).
-    A backlog (300 frames queued in the kernel while the daemon is stopped)
-    puts the port in that mode: every frame still arrives, in order, counted in
-    rx_moderated; then the port goes back to wakeups, so a lone frame later
-    is read at once, not on the timer.  With --rx-usecs 0 nothing is read on
-    the timer."""
+    host: TAP, dgram, stream with one frame per write as QEMU sends) is read
+    on a timer instead (--rx-usecs, default on).  A backlog (300 frames
+    queued in the kernel while the daemon is stopped) puts the port in that
+    mode: every frame still arrives, in order, counted in rx_moderated; then
+    the port goes back to wakeups, so a lone frame later is read at once, not
+    on the timer.  With --rx-usecs 0 nothing is read on the timer."""
     host = topo.ns("host")
     d = daemon_factory(host, args=[] if rx_usecs is None else ["--rx-usecs", rx_usecs])
     d.ctl("switch", "create", "s0", "--type", "internal")
@@ -242,6 +242,14 @@ def test_receive_moderation(topo, daemon_factory, kind, rx_usecs):
     elif kind == "host":
         def send(frames):
             topo.run(host, ["/usr/bin/python3", RAWFRAME, "send", "s0"] + [x.hex() for x in frames])
+    elif kind == "stream":
+        d.ctl("port", "add", "s0", "in", "--type", "stream")
+        client = StreamClient.connect_when_ready(d.port("s0", "in")["socket"])
+        client.sock.setsockopt(socket.SOL_SOCKET, 32, 8 << 20)  # SO_SNDBUFFORCE
+
+        def send(frames):
+            for x in frames:
+                client.send(x)
     else:
         # A unix datagram socket queues 10 datagrams unless told more (per
         # namespace, when the socket is made); our side must buffer them too.
@@ -260,7 +268,10 @@ def test_receive_moderation(topo, daemon_factory, kind, rx_usecs):
     wait_until(lambda: all(p["state"] == "up" for p in d.j("switch", "show", "s0")["ports"]))
 
     def f(i):
-        return eth(mac2, "02:00:00:00:00:01", 0x88B5, f"burst-{i:04d}".encode())
+        # A stream read takes up to 128 KiB: 300 frames of 1,000 bytes are
+        # more than two reads' worth, the backlog a timer has to catch up on.
+        pad = b"." * (1000 if kind == "stream" else 0)
+        return eth(mac2, "02:00:00:00:00:01", 0x88B5, f"burst-{i:04d}".encode() + pad)
 
     frames = [f(i) for i in range(300)]
     cap = topo.capture(vm2, "eth0", len(frames) + 1, 20)
