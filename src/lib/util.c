@@ -13,10 +13,15 @@
 /* One descriptor kept in reserve for accept_or_shed(). */
 static int reserve_fd = -1;
 
-int accept_or_shed(int fd)
+void accept_reserve_init(void)
 {
 	if (reserve_fd < 0)
 		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int accept_or_shed(int fd)
+{
+	accept_reserve_init();
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (c >= 0 || (errno != EMFILE && errno != ENFILE) || reserve_fd < 0)
 		return c;

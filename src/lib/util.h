@@ -44,5 +44,8 @@ int fault_fail(const char *point);
  * queued: a listener that stays readable would make a level-triggered
  * event loop spin.  -1 with errno set if there is no connection. */
 int accept_or_shed(int fd);
+/* Open accept_or_shed()'s reserve descriptor now, at start-up: opened on
+ * the first accept it could find the descriptors already gone. */
+void accept_reserve_init(void);
 
 #endif

@@ -241,6 +241,7 @@ static void stream_close(struct port *p)
 	struct stream_priv *s = port_priv(p);
 	if (s->fd >= 0) {
 		loop_watch_del(p->loop, &s->w);
+		rxmod_stop(&s->mod);
 		close(s->fd);
 	}
 	if (s->listen_fd >= 0) {

@@ -125,10 +125,18 @@ def test_plug_socket_ports_come_and_go(topo, daemon_factory):
 
 
 def test_churn_loses_no_ping(topo, daemon_factory):
+    """Ports of every kind come and go, some with a peer still connected,
+    while two VMs ping through the switch: no ping is lost, and the daemon
+    holds as many file descriptors afterwards as before."""
     host, d, vm1, vm_mac = switch_with_vm(topo, daemon_factory)
     vm2 = topo.vm("vm2", host, "vm2p", "10.5.0.2/24")
     d.ctl("port", "add", "s0", "vm2", "--type", "netdev", "--ifname", "vm2p")
     topo.ping(vm1, "10.5.0.2", count=2)
+
+    def fds():
+        fd = f"/proc/{d.proc.pid}/fd"
+        return [(n, os.readlink(os.path.join(fd, n))) for n in sorted(os.listdir(fd), key=int)]
+    before = fds()
     ping = subprocess.Popen(["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01",
                              "-c", "400", "-W", "1", "10.5.0.2"], stdout=subprocess.PIPE,
                             text=True)
@@ -141,13 +149,21 @@ def test_churn_loses_no_ping(topo, daemon_factory):
             d.ctl("port", "add", "s0", f"c{i}", "--type", "netdev", "--ifname", f"c{i}p")
         cl = StreamClient.connect_when_ready(d.j("switch", "show", "s0")["plug"])
         cl.close()
+        # Deleted while its peer is connected and has just sent.
+        peer = StreamClient.connect_when_ready(d.port("s0", f"x{i}")["socket"])
+        peer.send(eth(BCAST, "02:00:00:00:0a:%02x" % i, 0x88B5, b"churn"))
         d.ctl("port", "delete", "s0", f"x{i}")
+        peer.close()
     for i in range(12):
         d.ctl("port", "delete", "s0", f"y{i}")
         if i % 3 == 0:
             d.ctl("port", "delete", "s0", f"c{i}")
     out, _ = ping.communicate(timeout=60)
     assert " 0% packet loss" in out, out
+    wait_until(lambda: len(d.j("switch", "show", "s0")["ports"]) == 2,
+               what="the plugged ports to go with their peers")
+    after = fds()
+    assert after == before, f"descriptors left behind by deleted ports: {set(after) - set(before)}"
 
 
 def test_peer_that_stops_reading_stalls_nobody(topo, daemon_factory):
