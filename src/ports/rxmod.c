@@ -85,18 +85,25 @@ static void on_soon(void *arg)
 int rxmod_start(struct rxmod *m)
 {
 	m->on = false;
-	if (!m->usecs)
-		return 0;
+	return 0;
+}
+
+/* The timer comes with the port's first moderation, not with the port: a
+ * port that is never busy holds no second descriptor, and a daemon that has
+ * run out of descriptors keeps serving its ports, woken per frame. */
+static bool timer_ready(struct rxmod *m)
+{
+	if (m->tfd >= 0)
+		return true;
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	int r = loop_watch_add(m->p->loop, &m->tw, fd, EPOLLIN, on_timer, m);
-	if (r < 0) {
+		return false;
+	if (loop_watch_add(m->p->loop, &m->tw, fd, EPOLLIN, on_timer, m) < 0) {
 		close(fd);
-		return r;
+		return false;
 	}
 	m->tfd = fd;
-	return 0;
+	return true;
 }
 
 void rxmod_stop(struct rxmod *m)
@@ -114,9 +121,9 @@ void rxmod_wakeup(struct rxmod *m)
 {
 	if (m->on)
 		return; /* only an error brings a quiet watch here: the timer reads */
-	uint64_t since = m->tfd >= 0 ? now_ns() : 0;
+	uint64_t since = m->usecs ? now_ns() : 0;
 	unsigned n = m->burst(m->p);
-	if (n >= RXMOD_MIN && m->tfd >= 0 && loop_watch_active(m->w) &&
+	if (n >= RXMOD_MIN && m->usecs && loop_watch_active(m->w) && timer_ready(m) &&
 	    loop_watch_mod(m->p->loop, m->w, m->w->events & ~(uint32_t)EPOLLIN) == 0) {
 		m->on = true;
 		arm(m, since);

@@ -32,7 +32,7 @@ struct rxmod {
 	struct loop_watch *w;		   /* the backend's receive watch */
 	unsigned (*burst)(struct port *p); /* read up to a burst; frames taken */
 	unsigned usecs;			   /* 0: off */
-	int tfd;			   /* timerfd, -1 when off */
+	int tfd;			   /* timerfd, -1 until first needed */
 	struct loop_watch tw;
 	struct loop_soon soon; /* a backlog: read again on the next pass */
 	bool on; /* moderating: w is quiet, the timer reads */
@@ -40,7 +40,8 @@ struct rxmod {
 
 void rxmod_init(struct rxmod *m, struct port *p, struct loop_watch *w,
 		unsigned (*burst)(struct port *p), unsigned usecs);
-/* Once the backend's watch is added: the timer, if moderation is on. */
+/* Once the backend's watch is added.  (The timerfd is made when the port
+ * first gets busy; if it cannot be, the port stays on wakeups.) */
 int rxmod_start(struct rxmod *m);
 /* When the backend's watch goes (close, interface lost). */
 void rxmod_stop(struct rxmod *m);
