@@ -251,8 +251,6 @@ static int afp_attach(struct port *p)
 	a->ifindex = ifindex;
 	int out = afp_out_socket(a);
 	int r = out < 0 ? out : loop_watch_add(p->loop, &a->w, fd, EPOLLIN, afp_rx, p);
-	if (r == 0 && (r = rxmod_start(&a->mod)) < 0)
-		loop_watch_del(p->loop, &a->w);
 	if (r < 0) {
 		if (out >= 0)
 			close(out);

@@ -116,8 +116,6 @@ static int dgram_open(struct port *p, const struct port_args *a)
 	int bufsz = 4 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof(bufsz));
 	int r = loop_watch_add(p->loop, &d->w, fd, EPOLLIN, dgram_rx, p);
-	if (r == 0 && (r = rxmod_start(&d->mod)) < 0)
-		loop_watch_del(p->loop, &d->w);
 	if (r < 0) {
 		close(fd);
 		unlink(a->socket_path);

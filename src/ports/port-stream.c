@@ -130,8 +130,6 @@ static int peer_start(struct port *p, int fd)
 {
 	struct stream_priv *s = port_priv(p);
 	int r = loop_watch_add(p->loop, &s->w, fd, EPOLLIN, stream_io, p);
-	if (r == 0 && (r = rxmod_start(&s->mod)) < 0)
-		loop_watch_del(p->loop, &s->w);
 	if (r < 0)
 		return r;
 	s->fd = fd;

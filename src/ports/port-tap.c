@@ -80,8 +80,6 @@ static int tap_open(struct port *p, const struct port_args *a)
 	if (fd < 0)
 		return fd;
 	int r = loop_watch_add(p->loop, &t->w, fd, EPOLLIN, tap_rx, p);
-	if (r == 0 && (r = rxmod_start(&t->mod)) < 0)
-		loop_watch_del(p->loop, &t->w);
 	if (r < 0) {
 		close(fd);
 		return r;

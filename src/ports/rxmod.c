@@ -82,12 +82,6 @@ static void on_soon(void *arg)
 		moderated_read(m);
 }
 
-int rxmod_start(struct rxmod *m)
-{
-	m->on = false;
-	return 0;
-}
-
 /* The timer comes with the port's first moderation, not with the port: a
  * port that is never busy holds no second descriptor, and a daemon that has
  * run out of descriptors keeps serving its ports, woken per frame. */

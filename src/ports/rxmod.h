@@ -40,9 +40,6 @@ struct rxmod {
 
 void rxmod_init(struct rxmod *m, struct port *p, struct loop_watch *w,
 		unsigned (*burst)(struct port *p), unsigned usecs);
-/* Once the backend's watch is added.  (The timerfd is made when the port
- * first gets busy; if it cannot be, the port stays on wakeups.) */
-int rxmod_start(struct rxmod *m);
 /* When the backend's watch goes (close, interface lost). */
 void rxmod_stop(struct rxmod *m);
 /* The watch fired: read a burst; go quiet if it held RXMOD_MIN or more. */
