@@ -18,6 +18,12 @@ from lib import RAWFRAME, VSWITCHD, wait_until
 QMAC, QIP = "52:54:00:00:00:99", "10.5.0.99"
 
 
+def open_fds(d):
+    """The daemon's descriptors, as (number, what it points at) pairs."""
+    fd = f"/proc/{d.proc.pid}/fd"
+    return {(n, os.readlink(os.path.join(fd, n))) for n in os.listdir(fd)}
+
+
 def switch_with_vm(topo, daemon_factory):
     host = topo.ns("host")
     d = daemon_factory(host)
@@ -133,10 +139,7 @@ def test_churn_loses_no_ping(topo, daemon_factory):
     d.ctl("port", "add", "s0", "vm2", "--type", "netdev", "--ifname", "vm2p")
     topo.ping(vm1, "10.5.0.2", count=2)
 
-    def fds():
-        fd = f"/proc/{d.proc.pid}/fd"
-        return [(n, os.readlink(os.path.join(fd, n))) for n in sorted(os.listdir(fd), key=int)]
-    before = fds()
+    before = open_fds(d)
     ping = subprocess.Popen(["ip", "netns", "exec", vm1, "ping", "-n", "-q", "-i", "0.01",
                              "-c", "400", "-W", "1", "10.5.0.2"], stdout=subprocess.PIPE,
                             text=True)
@@ -166,7 +169,7 @@ def test_churn_loses_no_ping(topo, daemon_factory):
     # their moderation timer since (it comes with a port's first busy
     # moment); nothing else may be new.
     alive = sum(len(d.j("switch", "show", sw["name"])["ports"]) for sw in d.j("switch", "list"))
-    new = set(fds()) - set(before)
+    new = open_fds(d) - before
     assert len(new) <= alive and all("timerfd" in link for _, link in new), \
         f"descriptors left behind by deleted ports: {new} ({alive} ports remain)"
 
@@ -180,11 +183,7 @@ def test_deleting_a_busy_port_leaves_no_descriptor(topo, daemon_factory, kind):
     topo.run(host, ["sysctl", "-qw", "net.unix.max_dgram_qlen=1024"])
     d = daemon_factory(host)
     d.ctl("switch", "create", "s0", "--type", "private")
-
-    def fds():
-        fd = f"/proc/{d.proc.pid}/fd"
-        return {(n, os.readlink(os.path.join(fd, n))) for n in os.listdir(fd)}
-    before = fds()
+    before = open_fds(d)
     for round_ in range(3):
         d.ctl("port", "add", "s0", "busy", "--type", kind)
         path = d.port("s0", "busy")["socket"]
@@ -211,13 +210,13 @@ def test_deleting_a_busy_port_leaves_no_descriptor(topo, daemon_factory, kind):
             os.kill(d.proc.pid, signal.SIGCONT)
         wait_until(lambda: d.stats("s0", "busy")["rx_moderated"] > 0,
                    what="the backlog to be read on the moderation timer")
-        assert any("timerfd" in link for _, link in fds() - before)
+        assert any("timerfd" in link for _, link in open_fds(d) - before)
         d.ctl("port", "delete", "s0", "busy")
         if kind == "stream":
             peer.close()
         else:
             sock.close()
-        assert fds() == before, f"left behind: {fds() - before}"
+        assert open_fds(d) == before, f"left behind: {open_fds(d) - before}"
 
 
 def test_peer_that_stops_reading_stalls_nobody(topo, daemon_factory):
