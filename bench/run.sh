@@ -66,15 +66,18 @@ probe() {
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk '{ printf "%.2f\n", $2 - $1 }'
 }
+# Where the host runs our two CPUs at the moment (bench/xcore.c): ~130 ns
+# on cores sharing a cache, ~460 ns apart.
+cc -O2 -pthread -o "$W/xcore" "$ROOT/bench/xcore.c"
 stamp() { # SECTION: when, from which commit, and how fast the machine was
 	local p
-	p=$(probe)
+	p="$(probe) xcore=$("$W/xcore")"
 	{ grep -v "^$1 " "$W/sections" 2>/dev/null || true
 	  echo "$1 $(date -u '+%Y-%m-%d %H:%M') $COMMIT probe=$p"; } >"$W/sections.new"
 	mv "$W/sections.new" "$W/sections"
 }
 if [ $QUICK = 1 ]; then
-	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--duration 1 --warmup 1 --sizes 64"
+	RUNS=1 T=1 IDLE=2 STREAM_D=1 STREAM_PORTS="2 8" VH="--duration 1 --warmup 1" VH_SIZES=64
 	RXPATH="1 1"
 	KINDS_OFF="bridge custom" KINDS_ON="custom"
 	export CORE_MACS=1000 CORE_PORTS=2
@@ -82,7 +85,7 @@ if [ $QUICK = 1 ]; then
 	export CB_MAX_BG=0
 	VH="$VH --retries 0"
 else
-	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH="--sizes 64,1518"
+	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH= VH_SIZES="64 1518"
 	RXPATH="5 3"
 	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy" KINDS_ON="none bridge custom"
 fi
@@ -168,25 +171,38 @@ if want vhost; then
 	VHB=$PEER/vhost/vhost-bench.sh
 	"$VHB" build >/dev/null 2>&1 || "$VHB" setup >/dev/null
 	"$VHB" build >/dev/null
-	# Trials interleaved (vswitch, testpmd, OVS, then again): this machine
-	# drifts between a fast and a slow mode for minutes at a time, and a
-	# ratio means something only between neighbouring trials.
-	ntrials=3; [ $QUICK = 1 ] && ntrials=1
+	# Trials interleaved (vswitch, testpmd, OVS, then again), one frame size
+	# each, and each bracketed by bench/xcore.c: the host moves this VM's two
+	# CPUs between cores that share a cache (a cache line crosses in ~130
+	# ns) and cores that do not (~460 ns) every few seconds to minutes, and
+	# every backend's figure moves 3x with it.  report.py compares backends
+	# only between trials that began and ended in the same mode.
+	rows() { [ -f "$1" ] && echo $(($(wc -l <"$1") - 1)) || echo 0; }
+	vh_trial() { # NAME SIZE KIND [vhost-bench args]: one trial and its modes
+		local name=$1 size=$2 kind=$3 n0 m0 m1
+		shift 3
+		n0=$(rows "$W/vhost-$name.csv")
+		m0=$("$W/xcore")
+		# shellcheck disable=SC2086
+		"$VHB" "$kind" $VH --sizes "$size" --trials 1 --results "$W/vhost-$name.csv" \
+			"$@" >>"$W/vhost-$name.log" 2>&1 || log "vhost-user $name run failed (see $W/vhost-$name.log)"
+		m1=$("$W/xcore")
+		[ "$(rows "$W/vhost-$name.csv")" -gt "$n0" ] &&
+			echo "$name $n0 $m0 $m1" >>"$W/vhost-modes" || true
+	}
+	rm -f "$W/vhost-modes"
+	ntrials=5; [ $QUICK = 1 ] && ntrials=1
 	for t in $(seq $ntrials); do
-		log "vhost-user trial $t/$ntrials: vswitch"
-		# shellcheck disable=SC2086
-		"$VHB" custom $VH --trials 1 --results "$W/vhost-vswitch.csv" --no-taskset -- \
-			"$ROOT/bench/vhost-switch.sh" {sock0} {sock1} {cpu} >>"$W/vhost-vswitch.log" 2>&1 ||
-			log "vhost-user vswitch run failed (see $W/vhost-vswitch.log)"
-		[ $QUICK = 1 ] && continue
-		log "vhost-user trial $t/$ntrials: testpmd io"
-		# shellcheck disable=SC2086
-		"$VHB" testpmd $VH --trials 1 --fwd io --results "$W/vhost-testpmd.csv" >/dev/null 2>&1 ||
-			log "testpmd run failed"
-		log "vhost-user trial $t/$ntrials: OVS-DPDK NORMAL"
-		# shellcheck disable=SC2086
-		"$VHB" ovs $VH --trials 1 --ovs-flows normal --results "$W/vhost-ovs.csv" >/dev/null 2>&1 ||
-			log "OVS-DPDK run failed"
+		for size in $VH_SIZES; do
+			log "vhost-user trial $t/$ntrials, $size B: vswitch"
+			vh_trial vswitch "$size" custom --no-taskset -- \
+				"$ROOT/bench/vhost-switch.sh" {sock0} {sock1} {cpu}
+			[ $QUICK = 1 ] && continue
+			log "vhost-user trial $t/$ntrials, $size B: testpmd io"
+			vh_trial testpmd "$size" testpmd --fwd io
+			log "vhost-user trial $t/$ntrials, $size B: OVS-DPDK NORMAL"
+			vh_trial ovs "$size" ovs --ovs-flows normal
+		done
 	done
 	stamp vhost
 fi

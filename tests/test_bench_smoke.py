@@ -29,13 +29,18 @@ def test_bench_quick_run_reports_every_section(tmp_path):
     assert re.search(rf"\| vswitch \| off \| {figure} \|", text), text
     assert re.search(rf"\| vswitch \| on \| {figure} \|", text), text
     assert re.search(rf"\| bridge \| off \| {figure} \|", text), text
-    assert re.search(rf"\| vswitch \| 64 \| {figure} \|", text), text
+    # vhost-user: the rate, and the mode (CPUs near or far) the trial ran in
+    m = re.search(rf"\| vswitch \| 64 \| ([^|]+) \| ([^|]+) \| (\d+) \| {figure}, ", text)
+    assert m, text
+    in_mode = [re.fullmatch(rf"{figure} \((\d+)\)", c) for c in m.groups()[:2]]
+    assert sum(int(x.group(2)) for x in in_mode if x) + int(m.group(3)) == 1, m.group(0)
     assert re.search(r"\| 2 \| batch \| [\d,]+ \|", text), text
     assert re.search(rf"\| unicast \| 1,000 \| {figure} \|", text), text
     # receive paths: the ring vswitchd uses, moderated and not, and AF_XDP
     for path in ("v2", "v2\\+50", "v3", "xdp"):
         assert re.search(rf"\| {path} \| [\d,]+ \| [\d,]+ \| {figure} \|", text), text
-    # Each section says when, from which commit and on how fast a machine.
+    # Each section says when, from which commit, on how fast a machine and
+    # where the host ran its two CPUs (a cache line's crossing, ns).
     for section in ("idle", "veth", "rxpath", "vhost", "stream", "core"):
-        assert re.search(rf"\| {section} \| [^|]+ \| [^|]+ \| {figure} \|", text), text
+        assert re.search(rf"\| {section} \| [^|]+ \| [^|]+ \| {figure} \| \d+ \|", text), text
     assert "Smoke run" in text
