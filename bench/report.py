@@ -118,7 +118,21 @@ if idle:
     targets.append(("idle CPU without busy polling ≤ 1 % of a core", f(vals.get("default")),
                     verdict(vals.get("default"), 1.0, higher=False)))
 
+# Where the host ran our two CPUs during a measurement (bench/xcore.c
+# before and after it, see run.sh): near, far, or moved in between.
+XCORE_FAR_NS = 250
+
+
+def mode_of(m0, m1):
+    far = [int(m) >= XCORE_FAR_NS for m in (m0, m1)]
+    return "moved" if far[0] != far[1] else ("far" if far[0] else "near")
+
+
 # --- veth ---------------------------------------------------------------
+vmodes = {}  # (switch, offload, index among its runs) -> mode
+for line in (read("veth-modes") or "").splitlines():
+    sw_, off_, idx, m0, m1 = line.split()
+    vmodes[(sw_, off_, int(idx))] = mode_of(m0, m1)
 vrows = []
 if read("veth.csv"):
     with open(os.path.join(W, "veth.csv")) as fh:
@@ -137,16 +151,19 @@ if vrows:
       "for latency). Medians over "
       f"{params.get('runs', '?')} run(s).")
     w("")
-    w("| switch | offloads | TCP Gbit/s | TCP retr | UDP kpps rx | UDP loss % | RTT ms | switch CPU % | runs |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| switch | offloads | TCP Gbit/s | TCP retr | UDP kpps rx | UDP loss % | RTT ms | switch CPU % | runs | CPUs near/far/moved |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     cols = ("tcp_gbps", "tcp_retr", "udp_rx_kpps", "udp_loss_pct", "rtt_avg_ms", "sw_cpu_pct")
 
     def m(key, col):
         return med(num(r[col]) for r in runs.get(key, []))
     for key in runs:
+        ms = [vmodes.get((key[0], key[1], i), "?") for i in range(len(runs[key]))]
+        nfm = "/".join(str(ms.count(x)) for x in ("near", "far", "moved")) \
+            if any(x != "?" for x in ms) else "–"
         w(f"| {key[0]} | {key[1]} | " + " | ".join(
             f(m(key, c), "{:.3f}" if c == "rtt_avg_ms" else "{:.2f}") for c in cols) +
-          f" | {len(runs[key])} |")
+          f" | {len(runs[key])} | {nfm} |")
     w("")
 
     def per_run(col, a, b):
@@ -194,13 +211,10 @@ if vrows:
     w("")
 
 # --- vhost-user ----------------------------------------------------------
-# Each trial's mode, from bench/xcore.c before and after it (see run.sh).
-XCORE_FAR_NS = 250
 modes = {}
 for line in (read("vhost-modes") or "").splitlines():
     name, idx, m0, m1 = line.split()
-    far = [int(m) >= XCORE_FAR_NS for m in (m0, m1)]
-    modes[(name, int(idx))] = "moved" if far[0] != far[1] else ("far" if far[0] else "near")
+    modes[(name, int(idx))] = mode_of(m0, m1)
 vh = {}  # (label, frame) -> [(Mpps, mode)]
 for name, label in (("vswitch", "vswitch"), ("testpmd", "testpmd io"),
                     ("ovs", "OVS-DPDK NORMAL")):

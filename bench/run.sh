@@ -133,7 +133,9 @@ fi
 
 # --- kernel ports: two namespace hosts through the switch (veth) ----------
 if want veth; then
-	rm -f "$W/veth.csv"
+	rm -f "$W/veth.csv" "$W/veth-modes"
+	# Each switch's run is bracketed by bench/xcore.c too (see vhost-user).
+	veth_rows() { cat "$W/veth.csv" 2>/dev/null | grep -c "^$1,[0-9]*,$2," || true; }
 	VB=$PEER/veth/bench.sh
 	for r in $(seq "$RUNS"); do # interleaved: each run measures every switch once
 		for off in off on; do
@@ -141,15 +143,21 @@ if want veth; then
 			for k in $kinds; do
 				log "veth run $r/$RUNS: $k, offloads $off"
 				args=(-n 1 -t "$T" --offload "$off" --no-header --csv "$W/veth.csv")
+				label=$k
+				n0=$(veth_rows "$label" "$off") m0=$("$W/xcore")
 				if [ "$k" = custom ] || [ "$k" = custom-busy ]; then
 					label=vswitch opt=
 					[ "$k" = custom-busy ] && label=vswitch-busy-poll opt=--busy-poll
+					n0=$(veth_rows "$label" "$off")
 					"$VB" "${args[@]}" --label $label custom \
 						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\" $opt" >/dev/null ||
 						log "$label run failed"
 				else
 					"$VB" "${args[@]}" "$k" >/dev/null || log "$k run failed"
 				fi
+				m1=$("$W/xcore")
+				[ "$(veth_rows "$label" "$off")" -gt "$n0" ] &&
+					echo "$label $off $n0 $m0 $m1" >>"$W/veth-modes" || true
 			done
 		done
 	done
