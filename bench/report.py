@@ -148,7 +148,9 @@ if vrows:
       "\"$1\" \"$2\"'` (two `netdev` ports on a private switch). iperf3 TCP (one stream) "
       "and 64-byte UDP (`-b 0`), ping RTT; switch CPU during the UDP test. "
       "`vswitch-busy-poll` is the same with `vswitchd --busy-poll` (a core spent polling, "
-      "for latency). Medians over "
+      "for latency). `vswitch-autogroup-nice10` is the default switch with its scheduling "
+      "group's CPU weight lowered (`VSWITCH_AUTOGROUP_NICE=10`, see doc/design.md, "
+      "\"CPU weight\"; the peers run at their default weight). Medians over "
       f"{params.get('runs', '?')} run(s).")
     w("")
     w("| switch | offloads | TCP Gbit/s | TCP retr | UDP kpps rx | UDP loss % | RTT ms | switch CPU % | runs | CPUs near/far/moved |")
@@ -192,6 +194,14 @@ if vrows:
          ("bridge", "off"), None, True),
         ("TCP, offloads off, --busy-poll", "tcp_gbps", ("vswitch-busy-poll", "off"),
          ("bridge", "off"), None, True),
+        ("UDP 64 B pps, switch's CPU weight lowered", "udp_rx_kpps",
+         ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, True),
+        ("TCP, offloads off, switch's CPU weight lowered", "tcp_gbps",
+         ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, True),
+        ("TCP, offloads on, switch's CPU weight lowered", "tcp_gbps",
+         ("vswitch-autogroup-nice10", "on"), ("bridge", "on"), None, True),
+        ("ping RTT, switch's CPU weight lowered", "rtt_avg_ms",
+         ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, False),
         ("UDP 64 B pps", "udp_rx_kpps", me_off, ("none", "off"), None, True),
         ("TCP, offloads on", "tcp_gbps", me_on, ("none", "on"), None, True),
     ]

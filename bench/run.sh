@@ -87,7 +87,8 @@ if [ $QUICK = 1 ]; then
 else
 	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH= VH_SIZES="64 1518"
 	RXPATH="5 3"
-	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy" KINDS_ON="none bridge custom"
+	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy custom-nice"
+	KINDS_ON="none bridge custom custom-nice"
 fi
 want veth && printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
 
@@ -145,11 +146,12 @@ if want veth; then
 				args=(-n 1 -t "$T" --offload "$off" --no-header --csv "$W/veth.csv")
 				label=$k
 				n0=$(veth_rows "$label" "$off") m0=$("$W/xcore")
-				if [ "$k" = custom ] || [ "$k" = custom-busy ]; then
-					label=vswitch opt=
+				if [ "${k#custom}" != "$k" ]; then
+					label=vswitch opt= nice=
 					[ "$k" = custom-busy ] && label=vswitch-busy-poll opt=--busy-poll
+					[ "$k" = custom-nice ] && label=vswitch-autogroup-nice10 nice=10
 					n0=$(veth_rows "$label" "$off")
-					"$VB" "${args[@]}" --label $label custom \
+					VSWITCH_AUTOGROUP_NICE=$nice "$VB" "${args[@]}" --label $label custom \
 						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\" $opt" >/dev/null ||
 						log "$label run failed"
 				else

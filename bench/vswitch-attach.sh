@@ -3,7 +3,17 @@
 # private switch whose two netdev ports are the harness's veth ends.
 #   bench.sh custom --attach 'exec bench/vswitch-attach.sh "$1" "$2" [vswitchd options]'
 # VSWITCH_BENCH_BUILD: the build to use (default build-bench, a release build).
+# VSWITCH_AUTOGROUP_NICE=N: lower (N > 0) the CPU weight of the switch's
+# scheduling group (the harness starts it in a session of its own, which the
+# kernel's autogroup scheduling weighs as much as all the other sessions'
+# processes together); only done when this script leads its session, so a
+# user's shell is never reniced.  See doc/design.md, "CPU weight".
 set -eu
+if [ -n "${VSWITCH_AUTOGROUP_NICE:-}" ]; then
+	[ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] && [ -w /proc/self/autogroup ] ||
+		{ echo "vswitch-attach: not a session leader, cannot set the autogroup's nice" >&2; exit 1; }
+	echo "$VSWITCH_AUTOGROUP_NICE" >/proc/self/autogroup
+fi
 B=${VSWITCH_BENCH_BUILD:-$(dirname "$0")/../build-bench}
 R=${CB_RUNDIR:-$(mktemp -d)}
 IF_A=$1 IF_B=$2
