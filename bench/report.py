@@ -196,6 +196,12 @@ if vrows:
          ("bridge", "off"), None, True),
         ("UDP 64 B pps, switch's CPU weight lowered", "udp_rx_kpps",
          ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, True),
+        ("UDP 64 B pps, switch's CPU weight lowered", "udp_rx_kpps",
+         ("vswitch-autogroup-nice10", "off"), ("vde", "off"), None, True),
+        ("UDP 64 B pps, switch's CPU weight lowered", "udp_rx_kpps",
+         ("vswitch-autogroup-nice10", "off"), ("ovs", "off"), None, True),
+        ("UDP 64 B pps, switch's CPU weight lowered", "udp_rx_kpps",
+         ("vswitch-autogroup-nice10", "off"), ("ovs-afxdp", "off"), None, True),
         ("TCP, offloads off, switch's CPU weight lowered", "tcp_gbps",
          ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, True),
         ("TCP, offloads on, switch's CPU weight lowered", "tcp_gbps",
@@ -258,7 +264,9 @@ if vh:
       "lines between the generator's CPU and the backend's). `bench/xcore.c` measures "
       f"that crossing before and after every trial: **near** (both below {XCORE_FAR_NS} ns), "
       "**far** (both above), **moved** (the mode changed: not compared). Ratios are taken "
-      "between trials of the same mode.")
+      "between trials of the same mode. Readings at the two ends miss a change there and "
+      "back within a trial, so a few trials in each mode still carry the other's figures; "
+      "the trial counts say how much each median rests on.")
     w("")
     w("| backend | frame B | near: Mpps (trials) | far: Mpps (trials) | moved | all trials: median, min..max |")
     w("|---|---:|---:|---:|---:|---|")

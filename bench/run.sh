@@ -144,13 +144,14 @@ if want veth; then
 			for k in $kinds; do
 				log "veth run $r/$RUNS: $k, offloads $off"
 				args=(-n 1 -t "$T" --offload "$off" --no-header --csv "$W/veth.csv")
-				label=$k
+				label=$k opt= nice=
+				case $k in
+				custom) label=vswitch ;;
+				custom-busy) label=vswitch-busy-poll opt=--busy-poll ;;
+				custom-nice) label=vswitch-autogroup-nice10 nice=10 ;;
+				esac
 				n0=$(veth_rows "$label" "$off") m0=$("$W/xcore")
-				if [ "${k#custom}" != "$k" ]; then
-					label=vswitch opt= nice=
-					[ "$k" = custom-busy ] && label=vswitch-busy-poll opt=--busy-poll
-					[ "$k" = custom-nice ] && label=vswitch-autogroup-nice10 nice=10
-					n0=$(veth_rows "$label" "$off")
+				if [ "$label" != "$k" ]; then
 					VSWITCH_AUTOGROUP_NICE=$nice "$VB" "${args[@]}" --label $label custom \
 						--attach "exec $ROOT/bench/vswitch-attach.sh \"\$1\" \"\$2\" $opt" >/dev/null ||
 						log "$label run failed"
