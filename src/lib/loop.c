@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,9 @@ struct loop {
 	 * pass runs (a cancelled one is NULLed there). */
 	struct loop_soon **soon, **soon_run;
 	unsigned nsoon, soon_cap, nsoon_run;
+	/* loop_alarm entries, earliest first. */
+	struct loop_alarm *alarms, *alarms_last;
+	bool no_pwait2; /* kernel before 5.11: epoll_wait, in milliseconds */
 	void (*poll_fn)(void *);
 	void *poll_arg;
 	unsigned spins;
@@ -59,6 +63,9 @@ struct loop *loop_new(void)
 		free(l);
 		return NULL;
 	}
+	/* Sleeps until an alarm get the thread's timer slack (50 µs unless
+	 * set), which would stretch a 50 µs receive-moderation window to 100. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	return l;
 }
 
@@ -241,6 +248,82 @@ static void run_soon(struct loop *l)
 	l->nsoon_run = 0;
 }
 
+uint64_t loop_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void loop_alarm_cancel(struct loop *l, struct loop_alarm *a)
+{
+	if (!a->set)
+		return;
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		l->alarms = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	else
+		l->alarms_last = a->prev;
+	a->prev = a->next = NULL;
+	a->set = false;
+}
+
+void loop_alarm_set(struct loop *l, struct loop_alarm *a, uint64_t at)
+{
+	loop_alarm_cancel(l, a);
+	struct loop_alarm *after = l->alarms_last; /* the new one goes behind it */
+	while (after && after->at > at)
+		after = after->prev;
+	a->at = at;
+	a->prev = after;
+	a->next = after ? after->next : l->alarms;
+	if (a->next)
+		a->next->prev = a;
+	else
+		l->alarms_last = a;
+	if (after)
+		after->next = a;
+	else
+		l->alarms = a;
+	a->set = true;
+}
+
+/* Run the alarms that are due, as many as were due on entry: one that sets
+ * itself again in the past waits for the next pass instead of spinning. */
+static void run_alarms(struct loop *l)
+{
+	uint64_t now = loop_now_ns();
+	unsigned due = 0;
+	for (struct loop_alarm *a = l->alarms; a && a->at <= now; a = a->next)
+		due++;
+	struct loop_alarm *a;
+	while (due-- && (a = l->alarms) && a->at <= now) {
+		loop_alarm_cancel(l, a);
+		a->fn(a->arg);
+	}
+}
+
+/* epoll, waiting at most wait_ns (UINT64_MAX: no limit). */
+static int wait_events(struct loop *l, uint64_t wait_ns)
+{
+	if (!l->no_pwait2) {
+		struct timespec ts = { (time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u) };
+		int n = epoll_pwait2(l->epfd, l->ev, LOOP_BATCH, wait_ns == UINT64_MAX ? NULL : &ts,
+				     NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		l->no_pwait2 = true;
+	}
+	int ms = wait_ns == UINT64_MAX ? -1
+		 : wait_ns >= (uint64_t)INT32_MAX * 1000000u
+			 ? INT32_MAX
+			 : (int)((wait_ns + 999999u) / 1000000u);
+	return epoll_wait(l->epfd, l->ev, LOOP_BATCH, ms);
+}
+
 void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg)
 {
 	l->poll_fn = fn;
@@ -251,9 +334,7 @@ static bool epoll_due(struct loop *l)
 {
 	if (++l->spins % LOOP_POLL_CLOCK_EVERY)
 		return false;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = loop_now_ns();
 	if (now - l->last_epoll_ns < LOOP_POLL_EPOLL_NS)
 		return false;
 	l->last_epoll_ns = now;
@@ -265,13 +346,24 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	if (l->poll_fn && !epoll_due(l)) {
 		/* Busy polling: most passes only poll; epoll is asked now and
 		 * then, for the fds that have no poll. */
+		if (l->alarms)
+			run_alarms(l);
 		if (l->nsoon)
 			run_soon(l);
 		l->poll_fn(l->poll_arg);
 		run_deferred(l);
 		return 0;
 	}
-	int n = epoll_wait(l->epfd, l->ev, LOOP_BATCH, l->poll_fn || l->nsoon ? 0 : timeout_ms);
+	uint64_t wait_ns = l->poll_fn || l->nsoon ? 0
+			   : timeout_ms < 0	    ? UINT64_MAX
+						    : (uint64_t)timeout_ms * 1000000u;
+	if (l->alarms && wait_ns) {
+		uint64_t now = loop_now_ns();
+		uint64_t until = l->alarms->at > now ? l->alarms->at - now : 0;
+		if (until < wait_ns)
+			wait_ns = until;
+	}
+	int n = wait_events(l, wait_ns);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	l->nev = n;
@@ -282,6 +374,8 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		w->cb(w->arg, l->ev[i].events);
 	}
 	l->nev = 0;
+	if (l->alarms)
+		run_alarms(l);
 	if (l->nsoon)
 		run_soon(l);
 	if (l->poll_fn)

@@ -75,6 +75,31 @@ static inline void loop_soon_init(struct loop_soon *s, void (*fn)(void *), void 
 int loop_soon_add(struct loop *l, struct loop_soon *s);
 /* Unqueue; after it the owner may be freed, even from a callback. */
 void loop_soon_cancel(struct loop *l, struct loop_soon *s);
+/* A one-shot alarm without a descriptor: fn(arg) runs once, in the first
+ * pass at or after `at` (loop_now_ns() time), after that pass's fds.  The
+ * loop sleeps in epoll until the earliest alarm, so setting one is no
+ * system call (a timerfd costs one to set and one to read, and in a VM the
+ * kernel's timer reprogramming on every set: receive moderation sets one
+ * per busy read).  Alarms are kept in order, searched from the latest, so
+ * alarms set in time order (one period for all ports) cost O(1).  Owned by
+ * the caller like a watch; setting a set alarm moves it. */
+struct loop_alarm {
+	void (*fn)(void *arg);
+	void *arg;
+	uint64_t at;
+	struct loop_alarm *prev, *next;
+	bool set;
+};
+static inline void loop_alarm_init(struct loop_alarm *a, void (*fn)(void *), void *arg)
+{
+	*a = (struct loop_alarm){ .fn = fn, .arg = arg };
+}
+void loop_alarm_set(struct loop *l, struct loop_alarm *a, uint64_t at);
+/* After it the owner may be freed, even from a callback. */
+void loop_alarm_cancel(struct loop *l, struct loop_alarm *a);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t loop_now_ns(void);
+
 /* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass. */
 void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg);
 

@@ -5,12 +5,12 @@
  * Under load such a wakeup finds a frame or two, and costs the sender (the
  * kernel wakes us in its context) and us more than the frames do.  So once
  * a wakeup finds RXMOD_MIN frames or more, the backend's watch goes quiet
- * and a timer reads instead, usecs after the previous read began (at once
+ * and an alarm (loop_alarm: no descriptor, no system call) reads instead, usecs after the previous read began (at once
  * if that read took longer: a switch that is the bottleneck must not sit
  * idle), until a read finds fewer and the watch is handed back; while the kernel
- * holds a backlog, the loop's next pass reads instead of the timer.  A lone
+ * holds a backlog, the loop's next pass reads instead of the alarm.  A lone
  * frame (ping, request and response) is read on its wakeup, at once; under
- * load a frame waits at most usecs.  Frames read on the timer are counted
+ * load a frame waits at most usecs.  Frames read on the alarm are counted
  * in rx_moderated.  doc/design.md has the measurements.
  *
  * The backend keeps its watch and gives a function that reads up to a burst
@@ -32,10 +32,9 @@ struct rxmod {
 	struct loop_watch *w;		   /* the backend's receive watch */
 	unsigned (*burst)(struct port *p); /* read up to a burst; frames taken */
 	unsigned usecs;			   /* 0: off */
-	int tfd;			   /* timerfd, -1 until first needed */
-	struct loop_watch tw;
+	struct loop_alarm alarm;	   /* the next read while moderating */
 	struct loop_soon soon; /* a backlog: read again on the next pass */
-	bool on; /* moderating: w is quiet, the timer reads */
+	bool on; /* moderating: w is quiet, the alarm reads */
 };
 
 void rxmod_init(struct rxmod *m, struct port *p, struct loop_watch *w,

@@ -1,5 +1,6 @@
-/* The event loop's next-pass queue (loop_soon), which receive moderation
- * uses to read a port with a backlog again without a timer. */
+/* The event loop's next-pass queue (loop_soon) and its alarms (loop_alarm),
+ * which receive moderation uses to read a busy port again: on the next pass
+ * while it has a backlog, a period after the last read otherwise. */
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -128,7 +129,106 @@ static void soon_many_entries(void **state)
 	loop_free(l);
 }
 
+struct ring {
+	struct loop *l;
+	struct loop_alarm a;
+	int id, *order, *n;
+	int runs, again;	   /* set itself again (at 0: in the past) this many times */
+	struct loop_alarm *cancel; /* cancel this one when run */
+};
+
+static void ring_run(void *arg)
+{
+	struct ring *r = arg;
+	r->runs++;
+	if (r->order)
+		r->order[(*r->n)++] = r->id;
+	if (r->again > 0) {
+		r->again--;
+		loop_alarm_set(r->l, &r->a, 0);
+	}
+	if (r->cancel)
+		loop_alarm_cancel(r->l, r->cancel);
+}
+
+/* An alarm runs neither before its time nor later than a pass after it: a
+ * pass that may wait forever sleeps only until the alarm, then runs it. */
+static void alarm_runs_at_its_time(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	struct ring r = { .l = l };
+	loop_alarm_init(&r.a, ring_run, &r);
+	uint64_t t0 = loop_now_ns();
+	loop_alarm_set(l, &r.a, t0 + 30 * 1000000u);
+	assert_int_equal(loop_run_once(l, 0), 0);
+	assert_int_equal(r.runs, 0);
+	/* Each pass sleeps until the alarm (not forever), so a few suffice. */
+	for (int pass = 0; pass < 100 && r.runs == 0; pass++)
+		assert_true(loop_run_once(l, -1) >= 0);
+	uint64_t took = loop_now_ns() - t0;
+	assert_true(took >= 30 * 1000000u);
+	assert_true(took < 2000 * 1000000u);
+	assert_false(r.a.set);
+	loop_run_once(l, 0);
+	assert_int_equal(r.runs, 1);
+	loop_free(l);
+}
+
+/* Set in any order, moved, cancelled before or during the pass: the due ones
+ * run earliest first and once each, a cancelled one not at all. */
+static void alarms_run_in_time_order(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	int order[8], n = 0;
+	struct ring r[5];
+	for (int i = 0; i < 5; i++) {
+		r[i] = (struct ring){ .l = l, .id = i, .order = order, .n = &n };
+		loop_alarm_init(&r[i].a, ring_run, &r[i]);
+	}
+	uint64_t now = loop_now_ns();
+	loop_alarm_set(l, &r[0].a, now - 3000);
+	loop_alarm_set(l, &r[1].a, now - 5000);
+	loop_alarm_set(l, &r[2].a, now - 4000);
+	loop_alarm_set(l, &r[3].a, now - 9000);
+	loop_alarm_set(l, &r[3].a, now - 1000); /* moved: now the latest */
+	loop_alarm_set(l, &r[4].a, now - 2000);
+	loop_alarm_cancel(l, &r[0].a);
+	r[4].cancel = &r[3].a; /* runs before it */
+	loop_run_once(l, 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(order[0], 1);
+	assert_int_equal(order[1], 2);
+	assert_int_equal(order[2], 4);
+	for (int i = 0; i < 5; i++)
+		assert_false(r[i].a.set);
+	loop_run_once(l, 0);
+	assert_int_equal(n, 3);
+	loop_free(l);
+}
+
+/* An alarm that sets itself again in the past runs once per pass, not in a
+ * loop inside one: the fds get their turn between. */
+static void alarm_set_again_waits_for_the_next_pass(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	struct ring r = { .l = l, .again = 2 };
+	loop_alarm_init(&r.a, ring_run, &r);
+	loop_alarm_set(l, &r.a, 0);
+	for (int pass = 1; pass <= 3; pass++) {
+		loop_run_once(l, -1);
+		assert_int_equal(r.runs, pass);
+	}
+	assert_false(r.a.set);
+	loop_free(l);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(alarm_runs_at_its_time),
+	cmocka_unit_test(alarms_run_in_time_order),
+	cmocka_unit_test(alarm_set_again_waits_for_the_next_pass),
 	cmocka_unit_test(soon_runs_once_on_next_pass),
 	cmocka_unit_test(soon_requeued_waits_for_the_pass_after),
 	cmocka_unit_test(soon_cancel_before_and_during_the_pass),
