@@ -91,6 +91,8 @@ struct port_args {
 				   * error; the port waits for it (restore) */
 	unsigned rx_usecs;	  /* receive moderation window, 0: none (for
 				   * backends woken per frame: rxmod.h) */
+	unsigned rx_usecs_max;	  /* ... which grows up to this under a steady
+				   * load of small frames */
 };
 
 struct port_ops {

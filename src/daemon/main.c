@@ -30,7 +30,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vswitchd [--rundir DIR] [--statedir DIR] [--log-level debug|info|warn|error]\n"
-		   "                [--busy-poll] [--rx-usecs N]\n"
+		   "                [--busy-poll] [--rx-usecs N] [--rx-usecs-max N]\n"
 		   "\n"
 		   "  --rundir DIR     sockets (default $VSWITCH_RUNDIR or /run/vswitch)\n"
 		   "  --statedir DIR   saved configuration (default $VSWITCH_STATEDIR or /var/lib/vswitch)\n"
@@ -39,8 +39,11 @@ static void usage(FILE *f)
 		   "                   frames per second, for one whole core even when idle\n"
 		   "  --rx-usecs N     under load, read kernel, TAP, dgram and stream ports every N µs\n"
 		   "                   instead of being woken per frame (default %u; 0: off; off with\n"
-		   "                   --busy-poll)\n",
-	VSD_DEFAULT_RX_USECS);
+		   "                   --busy-poll)\n"
+		   "  --rx-usecs-max N under a steady load of small frames, let that window grow up\n"
+		   "                   to N µs, for fewer wakeups (default %u; at most --rx-usecs:\n"
+		   "                   a fixed window)\n",
+	VSD_DEFAULT_RX_USECS, VSD_DEFAULT_RX_USECS_MAX);
 }
 
 /* Busy-poll mode: every pass of the loop looks at the ports that can be
@@ -115,6 +118,18 @@ static void print_howto(struct vsd *d)
 				"vswitchctl port show SWITCH PORT prints the QEMU arguments)\n\n");
 }
 
+static int parse_usecs(const char *opt, const char *s, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v > max || s[0] == '-') {
+		fprintf(stderr, "vswitchd: %s wants 0 to %lu, not '%s'\n", opt, max, s);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -123,12 +138,13 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "busy-poll", no_argument, NULL, 'b' },
 		{ "rx-usecs", required_argument, NULL, 'u' },
+		{ "rx-usecs-max", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *rundir = getenv("VSWITCH_RUNDIR"), *statedir = getenv("VSWITCH_STATEDIR");
 	bool busy_poll = false;
-	unsigned rx_usecs = VSD_DEFAULT_RX_USECS;
+	unsigned rx_usecs = VSD_DEFAULT_RX_USECS, rx_usecs_max = VSD_DEFAULT_RX_USECS_MAX;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -148,16 +164,14 @@ int main(int argc, char **argv)
 		case 'b':
 			busy_poll = true;
 			break;
-		case 'u': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || v > 1000) {
-				fprintf(stderr, "vswitchd: --rx-usecs wants 0 to 1000, not '%s'\n", optarg);
+		case 'u':
+			if (parse_usecs("--rx-usecs", optarg, 1000, &rx_usecs) < 0)
 				return 2;
-			}
-			rx_usecs = (unsigned)v;
 			break;
-		}
+		case 'U':
+			if (parse_usecs("--rx-usecs-max", optarg, 10000, &rx_usecs_max) < 0)
+				return 2;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -176,7 +190,7 @@ int main(int argc, char **argv)
 	if (!statedir || !*statedir)
 		statedir = "/var/lib/vswitch";
 
-	struct vsd d = { .rx_usecs = busy_poll ? 0 : rx_usecs };
+	struct vsd d = { .rx_usecs = busy_poll ? 0 : rx_usecs, .rx_usecs_max = rx_usecs_max };
 	struct vsd_err e = { .code = NULL };
 	int r, ret = 1, lockfd = -1, sigfd = -1;
 	if (rundir[0] != '/' || statedir[0] != '/') {

@@ -355,6 +355,7 @@ int vsd_port_open(struct vsd_switch *vs, const struct vsd_port_opts *o, int fd, 
 		.fd = fd,
 		.wait_missing = restoring,
 		.rx_usecs = vs->d->rx_usecs,
+		.rx_usecs_max = vs->d->rx_usecs_max,
 	};
 	r = p->ops->open(p, &a);
 	if (r < 0) {

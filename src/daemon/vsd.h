@@ -31,6 +31,7 @@
 #define VSD_DEFAULT_MTU 1500
 /* Receive moderation window for kernel ports, microseconds (doc/design.md). */
 #define VSD_DEFAULT_RX_USECS 50
+#define VSD_DEFAULT_RX_USECS_MAX 400
 #define VSD_DEFAULT_AGING 300
 #define VSD_DEFAULT_MAX_MACS 65536
 
@@ -81,6 +82,7 @@ struct vsd {
 	unsigned nsw;
 	bool loading; /* restoring from the state file: do not save */
 	unsigned rx_usecs; /* receive moderation for kernel ports (--rx-usecs) */
+	unsigned rx_usecs_max; /* ... grown to under small frames (--rx-usecs-max) */
 };
 
 /* Errors carry a message for the user (one line, says what to do). */

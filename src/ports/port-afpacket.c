@@ -302,7 +302,8 @@ static int afp_open(struct port *p, const struct port_args *args)
 	a->fd = a->fd_out = -1;
 	a->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	loop_watch_init(&a->w);
-	rxmod_init(&a->mod, p, &a->w, afp_rx_burst, args->rx_usecs);
+	rxmod_init(&a->mod, p, &a->w, afp_rx_burst, args->rx_usecs,
+		   args->rx_usecs_max);
 	snprintf(p->ifname, sizeof(p->ifname), "%s", args->ifname);
 	p->tx_offloads = PORT_OFF_ALL;
 	int r = afp_attach(p);

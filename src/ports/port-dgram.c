@@ -108,7 +108,8 @@ static int dgram_open(struct port *p, const struct port_args *a)
 {
 	struct dgram_priv *d = port_priv(p);
 	loop_watch_init(&d->w);
-	rxmod_init(&d->mod, p, &d->w, dgram_rx_burst, a->rx_usecs);
+	rxmod_init(&d->mod, p, &d->w, dgram_rx_burst, a->rx_usecs,
+		   a->rx_usecs_max);
 	d->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	int fd = unix_listen(a->socket_path, SOCK_DGRAM);
 	if (fd < 0)

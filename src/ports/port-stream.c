@@ -189,7 +189,8 @@ static int stream_open(struct port *p, const struct port_args *a)
 	s->fd = s->listen_fd = -1;
 	loop_watch_init(&s->w);
 	loop_watch_init(&s->lw);
-	rxmod_init(&s->mod, p, &s->w, stream_rx, a->rx_usecs);
+	rxmod_init(&s->mod, p, &s->w, stream_rx, a->rx_usecs,
+		   a->rx_usecs_max);
 	s->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	/* The transmit buffer comes with the first frame to send: many
 	 * ports only ever listen. */

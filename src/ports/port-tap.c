@@ -75,7 +75,8 @@ static int tap_open(struct port *p, const struct port_args *a)
 	struct tap_priv *t = port_priv(p);
 	t->rl = (struct ratelimit)RATELIMIT_INIT(10, 5);
 	loop_watch_init(&t->w);
-	rxmod_init(&t->mod, p, &t->w, tap_rx_burst, a->rx_usecs);
+	rxmod_init(&t->mod, p, &t->w, tap_rx_burst, a->rx_usecs,
+		   a->rx_usecs_max);
 	int fd = tap_open_fd(a->ifname, true);
 	if (fd < 0)
 		return fd;

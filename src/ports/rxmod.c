@@ -7,21 +7,28 @@
  * RXMOD_MAX_BURSTS bursts before the other ports' turn. */
 #define RXMOD_MIN 2u
 #define RXMOD_MAX_BURSTS 8u
+/* The window grows after a read of RXMOD_GROW to PKT_BURST - 1 frames and
+ * shrinks after one of RXMOD_BIG_BYTES, RXMOD_SHRINK frames or more, or
+ * fewer than RXMOD_GROW / 2 (rxmod.h). */
+#define RXMOD_GROW 8u
+#define RXMOD_SHRINK (RXMOD_MAX_BURSTS * PKT_BURST / 2)
+#define RXMOD_BIG_BYTES (32u * 1024u)
 
 static void on_alarm(void *arg);
 
 void rxmod_init(struct rxmod *m, struct port *p, struct loop_watch *w,
-		unsigned (*burst)(struct port *p), unsigned usecs)
+		unsigned (*burst)(struct port *p), unsigned usecs, unsigned usecs_max)
 {
-	*m = (struct rxmod){ .p = p, .w = w, .burst = burst, .usecs = usecs };
+	*m = (struct rxmod){ .p = p, .w = w, .burst = burst, .usecs = usecs,
+			     .usecs_max = usecs_max > usecs ? usecs_max : usecs, .win = usecs };
 	loop_alarm_init(&m->alarm, on_alarm, m);
 	loop_soon_init(&m->soon, on_alarm, m);
 }
 
-/* Read again usecs after the read that began at `since`. */
+/* Read again a window after the read that began at `since`. */
 static void arm(struct rxmod *m, uint64_t since)
 {
-	loop_alarm_set(m->p->loop, &m->alarm, since + (uint64_t)m->usecs * 1000u);
+	loop_alarm_set(m->p->loop, &m->alarm, since + (uint64_t)m->win * 1000u);
 }
 
 /* A moderated read: bursts until the kernel has no full one left, up to
@@ -32,7 +39,7 @@ static void arm(struct rxmod *m, uint64_t since)
  * busy ports back to back, as level-triggered epoll would). */
 static void moderated_read(struct rxmod *m)
 {
-	uint64_t since = loop_now_ns();
+	uint64_t since = loop_now_ns(), bytes = m->p->stats.rx_bytes;
 	unsigned got = 0;
 	bool backlog = false;
 	for (unsigned b = 0; b < RXMOD_MAX_BURSTS; b++) {
@@ -45,9 +52,17 @@ static void moderated_read(struct rxmod *m)
 		if (!backlog || got >= RXMOD_MAX_BURSTS * PKT_BURST)
 			break;
 	}
-	if (got < RXMOD_MIN && loop_watch_mod(m->p->loop, m->w, m->w->events | EPOLLIN) == 0)
+	bytes = m->p->stats.rx_bytes - bytes;
+	if (got < RXMOD_MIN && loop_watch_mod(m->p->loop, m->w, m->w->events | EPOLLIN) == 0) {
 		m->on = false;
-	else if (!backlog || loop_soon_add(m->p->loop, &m->soon) < 0)
+		m->win = m->usecs;
+		return;
+	}
+	if (bytes >= RXMOD_BIG_BYTES || got >= RXMOD_SHRINK || got < RXMOD_GROW / 2)
+		m->win = m->win / 2 > m->usecs ? m->win / 2 : m->usecs;
+	else if (got >= RXMOD_GROW && got < PKT_BURST)
+		m->win = m->win * 2 < m->usecs_max ? m->win * 2 : m->usecs_max;
+	if (!backlog || loop_soon_add(m->p->loop, &m->soon) < 0)
 		arm(m, since); /* (or could not hand back: go on reading by alarm) */
 }
 

@@ -365,8 +365,9 @@ def test_receive_moderation(topo, daemon_factory, kind, rx_usecs):
 
 
 def test_rx_usecs_option_is_checked(topo):
-    """A bad --rx-usecs is refused with a message, before anything starts."""
-    for bad in ("abc", "-1", "1001", ""):
-        r = subprocess.run([VSWITCHD, "--rx-usecs", bad], capture_output=True, text=True,
-                           timeout=10)
-        assert r.returncode == 2 and "--rx-usecs" in r.stderr, (bad, r)
+    """A bad --rx-usecs or --rx-usecs-max is refused with a message naming
+    it, before anything starts."""
+    for opt, bad in [("--rx-usecs", b) for b in ("abc", "-1", "1001", "")] + \
+                    [("--rx-usecs-max", b) for b in ("x", "-5", "10001", "")]:
+        r = subprocess.run([VSWITCHD, opt, bad], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2 and f"vswitchd: {opt} wants" in r.stderr, (opt, bad, r)
