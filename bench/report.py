@@ -150,7 +150,9 @@ if vrows:
       "`vswitch-busy-poll` is the same with `vswitchd --busy-poll` (a core spent polling, "
       "for latency). `vswitch-autogroup-nice10` is the default switch with its scheduling "
       "group's CPU weight lowered (`VSWITCH_AUTOGROUP_NICE=10`, see doc/design.md, "
-      "\"CPU weight\"; the peers run at their default weight). Medians over "
+      "\"CPU weight\"; the peers run at their default weight). `vswitch-fixed-window` is "
+      "the default switch with `--rx-usecs-max 0`: receive moderation's window stays at "
+      "50 µs instead of adapting (doc/design.md, \"Adaptive moderation window\"). Medians over "
       f"{params.get('runs', '?')} run(s).")
     w("")
     w("| switch | offloads | TCP Gbit/s | TCP retr | UDP kpps rx | UDP loss % | RTT ms | switch CPU % | runs | CPUs near/far/moved |")
@@ -208,6 +210,14 @@ if vrows:
          ("vswitch-autogroup-nice10", "on"), ("bridge", "on"), None, True),
         ("ping RTT, switch's CPU weight lowered", "rtt_avg_ms",
          ("vswitch-autogroup-nice10", "off"), ("bridge", "off"), None, False),
+        ("UDP 64 B pps, fixed window", "udp_rx_kpps",
+         ("vswitch-fixed-window", "off"), ("bridge", "off"), None, True),
+        ("UDP 64 B pps, adaptive ÷ fixed window", "udp_rx_kpps", me_off,
+         ("vswitch-fixed-window", "off"), None, True),
+        ("TCP, offloads on, adaptive ÷ fixed window", "tcp_gbps", me_on,
+         ("vswitch-fixed-window", "on"), None, True),
+        ("ping RTT, adaptive ÷ fixed window", "rtt_avg_ms", me_off,
+         ("vswitch-fixed-window", "off"), None, False),
         ("UDP 64 B pps", "udp_rx_kpps", me_off, ("none", "off"), None, True),
         ("TCP, offloads on", "tcp_gbps", me_on, ("none", "on"), None, True),
     ]

@@ -3,7 +3,7 @@
 # figure next to its peers' from the same run, the command that measured it,
 # and the machine.  Installs what it needs (scripts/deps.sh bench).
 #
-#   sudo bench/run.sh                 the full run (about 25 minutes)
+#   sudo bench/run.sh                 the full run (about an hour)
 #   sudo bench/run.sh --quick         smoke run: every section, seconds each,
 #                                     our switch and one peer; figures are not
 #                                     meaningful (CI runs this)
@@ -87,8 +87,8 @@ if [ $QUICK = 1 ]; then
 else
 	T=10 IDLE=30 STREAM_D=5 STREAM_PORTS="2 8 64 256 1024" VH= VH_SIZES="64 1518"
 	RXPATH="5 3"
-	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy custom-nice"
-	KINDS_ON="none bridge custom custom-nice"
+	KINDS_OFF="none bridge vde ovs ovs-afxdp custom custom-busy custom-nice custom-fixed"
+	KINDS_ON="none bridge custom custom-nice custom-fixed"
 fi
 want veth && printf "quick=%s\nruns=%s\n" "$QUICK" "$RUNS" >"$W/params"
 
@@ -149,6 +149,7 @@ if want veth; then
 				custom) label=vswitch ;;
 				custom-busy) label=vswitch-busy-poll opt=--busy-poll ;;
 				custom-nice) label=vswitch-autogroup-nice10 nice=10 ;;
+				custom-fixed) label=vswitch-fixed-window opt="--rx-usecs-max 0" ;;
 				esac
 				n0=$(veth_rows "$label" "$off") m0=$("$W/xcore")
 				if [ "$label" != "$k" ]; then
