@@ -8,7 +8,8 @@
 # on the switch's veth ends by hand first.  PROBE_NICE=N / PROBE_CPU=LIST:
 # renice / pin vswitchd once it runs (tried for 64-byte UDP: neither moved the
 # received rate, see doc/design.md).  PROBE_PIN="CPU CPU": pin the iperf3
-# sender and receiver.  PROBE_BRIDGE=1: a Linux bridge instead of vswitchd,
+# sender and receiver.  PROBE_CC=cubic|bbr|...: the TCP sender's congestion
+# control (default: the system's).  PROBE_JSON=FILE: keep iperf3's report.  PROBE_BRIDGE=1: a Linux bridge instead of vswitchd,
 # for a peer figure on the same setup.
 # VSWITCH_BENCH_BUILD: the build (default build-bench).  Not a benchmark of
 # record (see bench/run.sh): a tool for trying datapath changes.
@@ -67,12 +68,13 @@ if [ -n "${PROBE_PERF:-}" ]; then
 	PERF=$!
 fi
 if [ -n "${PROBE_TCP:-}" ]; then
-	ip netns exec $P-a $PS iperf3 -c 10.77.0.2 -t "$D" -J > "$T/ipf.json"
+	ip netns exec $P-a $PS iperf3 -c 10.77.0.2 ${PROBE_CC:+-C $PROBE_CC} -t "$D" -J > "$T/ipf.json"
 else
 	ip netns exec $P-a $PS iperf3 -c 10.77.0.2 -u -l 64 -b 0 -t "$D" -J > "$T/ipf.json"
 fi
 [ -z "$PERF" ] || wait "$PERF" # not a bare wait: vswitchd is a job of this shell too
 echo "iperf3: $(jq -c '(.end.sum_received // .end.sum) | {packets, lost_percent, bits_per_second}' "$T/ipf.json")"
+[ -z "${PROBE_JSON:-}" ] || cp "$T/ipf.json" "$PROBE_JSON"
 [ -n "${PROBE_TCP:-}" ] || echo "received: $(jq '.end.sum | ((.packets - .lost_packets) / .seconds | floor)' "$T/ipf.json") datagrams/s"
 [ -z "${PROBE_BRIDGE:-}" ] || exit 0
 read -r -a s1 < /proc/$PID/stat

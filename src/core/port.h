@@ -110,8 +110,10 @@ struct port_ops {
 	/* Optional: once a second (reconnect, re-attach). */
 	void (*tick)(struct port *p);
 	/* Optional: busy-poll mode; look for received frames now, without
-	 * waiting for an fd (vhost-user rings).  Must be cheap when idle. */
-	void (*poll)(struct port *p);
+	 * waiting for an fd (vhost-user rings).  Must be cheap when idle.
+	 * Returns whether it found any (the loop yields the CPU after a
+	 * pass in which no port did). */
+	bool (*poll)(struct port *p);
 };
 
 #define PORT_NAME_MAX 16

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		   "  --statedir DIR   saved configuration (default $VSWITCH_STATEDIR or /var/lib/vswitch)\n"
 		   "  --log-level L    least severe messages to print (default info)\n"
 		   "  --busy-poll      poll vhost-user rings without sleeping: lower latency and more\n"
-		   "                   frames per second, for one whole core even when idle\n"
+		   "                   frames per second, for one whole core even when idle (yielded\n"
+		   "                   to other tasks when a pass finds nothing)\n"
 		   "  --rx-usecs N     under load, read kernel, TAP, dgram and stream ports every N µs\n"
 		   "                   instead of being woken per frame (default %u; 0: off; off with\n"
 		   "                   --busy-poll)\n"
@@ -47,18 +48,21 @@ static void usage(FILE *f)
 }
 
 /* Busy-poll mode: every pass of the loop looks at the ports that can be
- * polled (vhost-user rings) instead of waiting for their kicks. */
-static void poll_ports(void *arg)
+ * polled (vhost-user rings, AF_PACKET rings) instead of waiting for their
+ * kicks.  Returns whether any port had frames. */
+static bool poll_ports(void *arg)
 {
 	struct vsd *d = arg;
+	bool busy = false;
 	for (unsigned i = 0; i < d->nsw; i++) {
 		struct sw *sw = d->sw[i]->sw;
 		for (unsigned j = 0; j < sw->nports_cap; j++) {
 			struct port *p = sw->ports[j];
-			if (p && p->ops->poll)
-				p->ops->poll(p);
+			if (p && p->ops->poll && p->ops->poll(p))
+				busy = true;
 		}
 	}
+	return busy;
 }
 
 static int mkdir_p(const char *path, mode_t mode)

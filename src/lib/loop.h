@@ -100,7 +100,12 @@ void loop_alarm_cancel(struct loop *l, struct loop_alarm *a);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t loop_now_ns(void);
 
-/* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass. */
-void loop_set_poll(struct loop *l, void (*fn)(void *), void *arg);
+/* Busy polling: when set, epoll never sleeps and fn(arg) runs every pass.
+ * fn returns whether it found work; after a pass in which it found none the
+ * loop yields the CPU (sched_yield()) to any other task waiting for it: the
+ * core still spins when the machine is idle, but the traffic's own
+ * endpoints (a VM's vCPU thread, iperf3) are not kept waiting behind an
+ * idle poll. */
+void loop_set_poll(struct loop *l, bool (*fn)(void *), void *arg);
 
 #endif

@@ -507,15 +507,17 @@ static void afp_rx(void *arg, uint32_t events)
 
 /* Busy-poll mode: the ring says itself whether a frame is waiting (one
  * read of shared memory, no system call). */
-static void afp_poll(struct port *p)
+static bool afp_poll(struct port *p)
 {
 	struct afp_priv *a = port_priv(p);
 	if (!a->ring)
-		return;
+		return false;
 	const struct tpacket2_hdr *h =
 		(const struct tpacket2_hdr *)(a->ring + (size_t)a->head * RING_FRAME);
-	if (__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)
-		afp_rx(p, 0);
+	if (!(__atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER))
+		return false;
+	afp_rx(p, 0);
+	return true;
 }
 
 static struct tpacket2_hdr *tx_slot(const struct afp_priv *a, unsigned i)

@@ -525,14 +525,18 @@ static void vu_tick(struct port *p)
 	v->polled = false;
 }
 
-static void vu_poll(struct port *p)
+static bool vu_poll(struct port *p)
 {
 	struct vu_priv *v = port_priv(p);
 	struct virtq *vq = &v->dev.vq[VHOST_NET_TXQ];
 	v->polling = v->polled = true;
 	/* Idle cost: one read of the guest's avail index. */
-	if (v->running && (virtq_pending(vq) || vq->kicks_on))
+	if (!v->running)
+		return false;
+	bool pending = virtq_pending(vq);
+	if (pending || vq->kicks_on)
 		tx_run(p, VU_TX_BUDGET);
+	return pending;
 }
 
 void vhost_user_test_conn_readable(struct port *p)

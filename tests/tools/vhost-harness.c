@@ -67,11 +67,13 @@ static void on_tick(void *arg, uint32_t events)
 		print_stats(h, "STATS");
 }
 
-static void on_poll(void *arg)
+static bool on_poll(void *arg)
 {
 	struct harness *h = arg;
+	bool busy = false;
 	for (unsigned i = 0; i < h->n; i++)
-		h->ports[i]->ops->poll(h->ports[i]);
+		busy |= h->ports[i]->ops->poll(h->ports[i]);
+	return busy;
 }
 
 static void on_signal(void *arg, uint32_t events)
